@@ -1,0 +1,121 @@
+// zipml — read a whole file into memory, gzip or plain, without the caller caring which.
+//
+// Every reader in zipml::data parses from memory: one read of the file, then a tight loop over
+// bytes, is far faster than token-by-token stream extraction. zlib's gzread passes plain files
+// through unchanged, so "data.libsvm" and "data.libsvm.gz" take the same path.
+#ifndef ZIPML_DATA_GZFILE_HPP
+#define ZIPML_DATA_GZFILE_HPP
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <zlib.h>
+
+#include "zipml/error.hpp"
+
+namespace zipml::data {
+
+namespace detail {
+
+//! Closes the gzFile on every path out, including exceptions; reports nothing (see read_into).
+struct GzCloser {
+  gzFile file = nullptr;
+  GzCloser() = default;
+  GzCloser(const GzCloser&) = delete;
+  GzCloser& operator=(const GzCloser&) = delete;
+  ~GzCloser() {
+    if (file != nullptr) gzclose_r(file);
+  }
+};
+
+//! zlib's message for the last error on `file`; it already starts with the path.
+inline std::string gz_message(gzFile file) {
+  int errnum = Z_OK;
+  const char* msg = gzerror(file, &errnum);
+  return (msg != nullptr && *msg != '\0') ? std::string(msg) : std::string("unknown zlib error");
+}
+
+//! Reads all of `path` into `out` (a vector of bytes or a string). Grows the buffer
+//! geometrically, starting from the on-disk size, so a plain file is read with one gzread
+//! and a compressed one with a handful.
+template <class Buffer>
+void read_into(const std::filesystem::path& path, Buffer& out) {
+  const std::string name = path.string();
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) throw Error("cannot read '" + name + "': file not found");
+  if (std::filesystem::is_directory(status))
+    throw Error("cannot read '" + name + "': it is a directory, not a file");
+
+  GzCloser guard;
+  errno = 0;
+  guard.file = gzopen(name.c_str(), "rb");
+  if (guard.file == nullptr) {
+    const int err = errno;
+    throw Error("cannot open '" + name + "': " +
+                (err != 0 ? std::string(std::strerror(err)) : std::string("out of memory")));
+  }
+  gzbuffer(guard.file, 1u << 18); // larger than zlib's 8 KiB default: fewer read() calls
+
+  const auto disk_size = std::filesystem::file_size(path, ec);
+  std::size_t capacity = ec ? std::size_t{1} << 16 : std::max<std::size_t>(disk_size + 1, 4096);
+  std::size_t used = 0;
+  out.resize(capacity);
+  for (;;) {
+    if (used == capacity) {
+      capacity *= 2;
+      out.resize(capacity);
+    }
+    const auto chunk = static_cast<unsigned>(std::min<std::size_t>(capacity - used, INT_MAX));
+    const int got = gzread(guard.file, out.data() + used, chunk);
+    if (got < 0) {
+      throw Error("cannot read '" + name + "': corrupt gzip data (zlib: " + gz_message(guard.file) +
+                  ")");
+    }
+    if (got == 0) break;
+    used += static_cast<std::size_t>(got);
+  }
+  // gzread hands back the bytes before a truncation and returns 0, leaving Z_BUF_ERROR set:
+  // a cut-off download must not pass for a short file.
+  int errnum = Z_OK;
+  gzerror(guard.file, &errnum);
+  if (errnum != Z_OK) {
+    throw Error("cannot read '" + name + "': truncated or corrupt gzip data (zlib: " +
+                gz_message(guard.file) + ")");
+  }
+  const int closed = gzclose_r(guard.file);
+  guard.file = nullptr;
+  if (closed != Z_OK) {
+    throw Error("cannot read '" + name + "': truncated or corrupt gzip data (zlib error " +
+                std::to_string(closed) + ")");
+  }
+  out.resize(used);
+}
+
+} // namespace detail
+
+//! The whole of `path` as bytes, gunzipped when it is gzip-compressed. Throws Error naming the
+//! path when the file is missing, unreadable, or its gzip stream is truncated or corrupt.
+[[nodiscard]] inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& path) {
+  std::vector<unsigned char> out;
+  detail::read_into(path, out);
+  return out;
+}
+
+//! As read_file_bytes, into a string: text readers parse it in place.
+[[nodiscard]] inline std::string read_file_text(const std::filesystem::path& path) {
+  std::string out;
+  detail::read_into(path, out);
+  return out;
+}
+
+} // namespace zipml::data
+
+#endif

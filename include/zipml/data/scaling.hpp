@@ -1,0 +1,246 @@
+// zipml — feature and label scaling, label helpers, and data-set checks.
+//
+// The quantized engines assume features in a known range ([0, 1] or [-1, 1]); these helpers
+// get data there and say clearly, with row and column, when it is not.
+#ifndef ZIPML_DATA_SCALING_HPP
+#define ZIPML_DATA_SCALING_HPP
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "zipml/data/dataset.hpp"
+#include "zipml/error.hpp"
+
+namespace zipml::data {
+
+//! Rows: each sample scaled by its own min/max. Columns: each feature by its min/max over the
+//! training set.
+enum class Axis { Rows, Columns };
+
+namespace detail {
+
+//! Shortest round-trip spelling of `v` ("nan", "inf", "0.1"): exact, locale-free.
+inline std::string format_value(float v) {
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+inline std::string source_name(const Dataset& ds) {
+  return ds.source.empty() ? std::string("data set") : "'" + ds.source + "'";
+}
+
+inline const char* range_name(Range r) noexcept {
+  return r == Range::ZeroOne ? "[0, 1]" : "[-1, 1]";
+}
+
+//! Maps t in [0, 1] onto `r`.
+inline double to_range(double t, Range r) noexcept {
+  return r == Range::ZeroOne ? t : 2.0 * t - 1.0;
+}
+
+//! x in [lo, hi] to `r`, clipped; a constant (hi == lo) maps to 0 so it contributes nothing.
+inline float scale_one(float x, double lo, double hi, Range r) noexcept {
+  if (!(hi > lo)) return 0.0F;
+  const double t = std::clamp((static_cast<double>(x) - lo) / (hi - lo), 0.0, 1.0);
+  return static_cast<float>(to_range(t, r));
+}
+
+} // namespace detail
+
+//! Throws Error naming the source, 1-based row, column and value of the first problem: an empty
+//! data set, features and labels of different lengths, a bias (column 0) other than 1.0, or a
+//! NaN/inf feature or label.
+inline void validate(const Dataset& ds) {
+  const std::string src = detail::source_name(ds);
+  if (ds.empty()) throw Error(src + ": the data set is empty (no samples)");
+  if (ds.labels.size() != ds.size()) {
+    throw Error(src + ": " + std::to_string(ds.size()) + " samples but " +
+                std::to_string(ds.labels.size()) + " labels");
+  }
+  if (ds.dim() == 0) throw Error(src + ": the samples have no columns, not even the bias");
+  const std::size_t d = ds.dim();
+  const float* x = ds.features.data();
+  for (std::size_t i = 0; i < ds.size(); ++i, x += d) {
+    if (x[0] != 1.0F) {
+      throw Error(src + ": row " + std::to_string(i + 1) + ", column 0: bias is " +
+                  detail::format_value(x[0]) + ", expected 1");
+    }
+    for (std::size_t j = 1; j < d; ++j) {
+      if (!std::isfinite(x[j])) {
+        throw Error(src + ": row " + std::to_string(i + 1) + ", column " + std::to_string(j) +
+                    ": feature value " + detail::format_value(x[j]) + " is not finite");
+      }
+    }
+    if (!std::isfinite(ds.labels(i))) {
+      throw Error(src + ": row " + std::to_string(i + 1) + ": label " +
+                  detail::format_value(ds.labels(i)) + " is not finite");
+    }
+  }
+}
+
+//! Throws Error (source, row, column, value, and the --scale hint) for the first feature, bias
+//! excluded, outside `range`; NaN counts as outside.
+inline void check_range(const Dataset& ds, Range range) {
+  const float lo = range == Range::ZeroOne ? 0.0F : -1.0F;
+  const float hi = 1.0F;
+  const std::size_t d = ds.dim();
+  const float* x = ds.features.data();
+  for (std::size_t i = 0; i < ds.size(); ++i, x += d) {
+    for (std::size_t j = 1; j < d; ++j) {
+      if (!(x[j] >= lo && x[j] <= hi)) {
+        throw Error(detail::source_name(ds) + ": row " + std::to_string(i + 1) + ", column " +
+                    std::to_string(j) + ": feature value " + detail::format_value(x[j]) +
+                    " is outside " + detail::range_name(range) +
+                    "; scale the features with --scale");
+      }
+    }
+  }
+}
+
+//! Min-max feature scaling whose column ranges are learned on one set (training) and applied to
+//! others (test), so both see the same transformation. Column 0, the bias, is never touched.
+class MinMaxScaler {
+ public:
+  //! Columns: records each feature's min/max over `train`. Rows: records only range and axis,
+  //! since each row is scaled by its own min/max. Throws Error if `train` fails validate().
+  void fit(const Dataset& train, Range range, Axis axis) {
+    validate(train);
+    range_ = range;
+    axis_ = axis;
+    min_.clear();
+    max_.clear();
+    if (axis == Axis::Columns) {
+      const std::size_t d = train.dim();
+      min_.assign(d, std::numeric_limits<float>::infinity());
+      max_.assign(d, -std::numeric_limits<float>::infinity());
+      const float* x = train.features.data();
+      for (std::size_t i = 0; i < train.size(); ++i, x += d) {
+        for (std::size_t j = 1; j < d; ++j) {
+          min_[j] = std::min(min_[j], x[j]);
+          max_[j] = std::max(max_[j], x[j]);
+        }
+      }
+      min_[0] = max_[0] = 1.0F; // the bias is not scaled; keep the vectors aligned with columns
+    }
+    fitted_ = true;
+  }
+
+  //! Scales `ds` in place. Columns: values outside the training range are clipped into `range`.
+  //! Throws Error if not fitted, if `ds` has a different width than the fitted set, or if `ds`
+  //! fails validate(). An empty set is left as it is.
+  void apply(Dataset& ds) const {
+    if (!fitted_) throw Error("MinMaxScaler::apply called before fit");
+    if (ds.empty()) return;
+    validate(ds);
+    const std::size_t d = ds.dim();
+    if (axis_ == Axis::Columns && d != min_.size()) {
+      throw Error(detail::source_name(ds) + ": has " + std::to_string(d) +
+                  " columns, but the scaler was fit on " + std::to_string(min_.size()) +
+                  " (bias included)");
+    }
+    float* x = ds.features.data();
+    for (std::size_t i = 0; i < ds.size(); ++i, x += d) {
+      if (axis_ == Axis::Columns) {
+        for (std::size_t j = 1; j < d; ++j) x[j] = detail::scale_one(x[j], min_[j], max_[j], range_);
+      } else if (d > 1) {
+        const auto [lo, hi] = std::minmax_element(x + 1, x + d);
+        const double lo_v = *lo;
+        const double hi_v = *hi;
+        for (std::size_t j = 1; j < d; ++j) x[j] = detail::scale_one(x[j], lo_v, hi_v, range_);
+      }
+    }
+  }
+
+  [[nodiscard]] bool fitted() const noexcept { return fitted_; }
+  [[nodiscard]] Range range() const noexcept { return range_; }
+  [[nodiscard]] Axis axis() const noexcept { return axis_; }
+  //! Per-column training minima/maxima (index = column; [0] is the bias). Empty for Rows.
+  [[nodiscard]] const std::vector<float>& min() const noexcept { return min_; }
+  [[nodiscard]] const std::vector<float>& max() const noexcept { return max_; }
+
+ private:
+  Range range_ = Range::ZeroOne;
+  Axis axis_ = Axis::Columns;
+  std::vector<float> min_, max_;
+  bool fitted_ = false;
+};
+
+//! fit + apply on one set; for a train/test pair use a MinMaxScaler fit on the training set.
+inline void scale_features(Dataset& ds, Range range, Axis axis) {
+  MinMaxScaler scaler;
+  scaler.fit(ds, range, axis);
+  scaler.apply(ds);
+}
+
+//! Min-max map of regression targets, kept so predictions can be mapped back. Not clipped:
+//! a prediction beyond the training targets maps beyond the range, and back again.
+struct LabelScaler {
+  float min = 0.0F;
+  float max = 1.0F;
+  Range range = Range::ZeroOne;
+
+  [[nodiscard]] float to_scaled(float y) const noexcept {
+    if (!(max > min)) return 0.0F;
+    const double t = (static_cast<double>(y) - min) / (static_cast<double>(max) - min);
+    return static_cast<float>(detail::to_range(t, range));
+  }
+  [[nodiscard]] float from_scaled(float s) const noexcept {
+    const double t = range == Range::ZeroOne ? s : (static_cast<double>(s) + 1.0) / 2.0;
+    return static_cast<float>(min + t * (static_cast<double>(max) - min));
+  }
+};
+
+//! Scales `ds.labels` in place to `range` and returns the map. Throws Error on an empty set or a
+//! NaN/inf label. Constant labels all map to 0.
+inline LabelScaler scale_labels(Dataset& ds, Range range) {
+  const std::string src = detail::source_name(ds);
+  if (ds.labels.size() == 0) throw Error(src + ": no labels to scale");
+  LabelScaler s{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                range};
+  for (std::size_t i = 0; i < ds.labels.size(); ++i) {
+    const float y = ds.labels(i);
+    if (!std::isfinite(y)) {
+      throw Error(src + ": row " + std::to_string(i + 1) + ": label " + detail::format_value(y) +
+                  " is not finite");
+    }
+    s.min = std::min(s.min, y);
+    s.max = std::max(s.max, y);
+  }
+  for (auto& y : ds.labels) y = s.to_scaled(y);
+  return s;
+}
+
+//! The distinct labels, ascending: the classes of a classification set. Throws Error on a NaN
+//! label, which has no place in an order.
+[[nodiscard]] inline std::vector<float> classes(const Dataset& ds) {
+  std::vector<float> out(ds.labels.begin(), ds.labels.end());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (std::isnan(out[i])) {
+      throw Error(detail::source_name(ds) + ": row " + std::to_string(i + 1) + ": label " +
+                  detail::format_value(out[i]) + " is not a class");
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+//! +1 where label == positive, -1 elsewhere: one-vs-rest targets for a binary model.
+[[nodiscard]] inline xt::xtensor<float, 1> binarize(const xt::xtensor<float, 1>& labels,
+                                                    float positive) {
+  xt::xtensor<float, 1> out = xt::xtensor<float, 1>::from_shape({labels.size()});
+  for (std::size_t i = 0; i < labels.size(); ++i) out(i) = labels(i) == positive ? 1.0F : -1.0F;
+  return out;
+}
+
+} // namespace zipml::data
+
+#endif

@@ -1,0 +1,60 @@
+// zipml — training options and the per-epoch history.
+#ifndef ZIPML_OPTIONS_HPP
+#define ZIPML_OPTIONS_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "zipml/backend.hpp"
+#include "zipml/data/dataset.hpp"
+
+namespace zipml {
+
+//! The order samples are sent in.
+enum class Order {
+  File,            //!< as in the file (the original's only order)
+  Shuffle,         //!< one seeded shuffle before the first epoch
+  ShuffleEachEpoch //!< a fresh seeded shuffle every epoch
+};
+
+//! Options of Sgd. The defaults are the original's MNIST settings (step 2^-12, 10 epochs,
+//! zero initial model, file order, no regularization).
+struct Options {
+  float step = 0x1p-12f;        //!< step size (the engine takes any float32 in [2^-39, 2^8))
+  std::size_t epochs = 10;      //!< passes over the data
+  bool step_decay = false;      //!< halve the step every `decay_interval` epochs
+  unsigned decay_interval = 1;  //!< epochs per halving, 1..255
+  std::size_t minibatch = 1;    //!< power of two <= 65536; gradients of a batch are summed
+  float l2 = 0.0f;              //!< L2 strength; applied per sample as x -= 2^-round(-log2(step l2)) x
+  std::uint64_t seed = 1;       //!< stochastic rounding and shuffling
+  Arithmetic arithmetic = Arithmetic::Float;
+  Order order = Order::File;
+  data::Range range = data::Range::ZeroOne; //!< the range features were scaled to (quantizer mapping)
+  bool double_sampling = false; //!< two independent quantizations per sample (needs Stochastic)
+  bool requantize = false;      //!< a fresh stochastic quantization every epoch
+  std::optional<float> positive_label; //!< binary: this label against the rest
+  unsigned threads = 0;         //!< 0 = all cores
+};
+
+//! What one epoch did.
+struct EpochStats {
+  std::size_t epoch = 0;       //!< 1-based
+  double train_loss = 0.0;     //!< mean loss per sample on the full-precision training set
+  double train_metric = 0.0;   //!< accuracy (classification) or RMSE (regression)
+  std::optional<double> test_metric;
+  double seconds = 0.0;        //!< the training pass only
+  double pack_seconds = 0.0;   //!< re-packing before this pass (shuffle or re-quantize), else 0
+};
+
+struct History {
+  std::string metric;          //!< "accuracy" or "rmse"
+  double initial_loss = 0.0;   //!< loss of the zero model
+  std::vector<EpochStats> epochs;
+};
+
+} // namespace zipml
+
+#endif

@@ -1,0 +1,383 @@
+// zipml — Sgd<Model, Precision, Backend>: the trainer users instantiate.
+#ifndef ZIPML_SGD_HPP
+#define ZIPML_SGD_HPP
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "zipml/arithmetic/engine.hpp"
+#include "zipml/backend.hpp"
+#include "zipml/arithmetic/float.hpp"
+#include "zipml/concepts.hpp"
+#include "zipml/data/dataset.hpp"
+#include "zipml/error.hpp"
+#include "zipml/options.hpp"
+#include "zipml/random.hpp"
+#include "zipml/stream/packer.hpp"
+
+namespace zipml {
+
+namespace detail {
+
+inline std::string name_of(const data::Dataset& ds) { return ds.source.empty() ? "data set" : ds.source; }
+
+//! Sorted distinct labels.
+inline std::vector<float> distinct_labels(const data::Dataset& ds) {
+  std::vector<float> c(ds.labels.begin(), ds.labels.end());
+  std::sort(c.begin(), c.end());
+  c.erase(std::unique(c.begin(), c.end()), c.end());
+  return c;
+}
+
+//! A seeded Fisher-Yates shuffle with zipml's own generator (same order on every platform).
+inline std::vector<std::uint32_t> shuffled_order(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<std::uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  SplitMix64 rng(seed, 0x5107f1e0ULL, epoch);
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+} // namespace detail
+
+//! Trains a linear model by SGD on packed (full- or low-precision) samples.
+//!
+//! @tparam Model     LeastSquares, L2Svm or Logistic (zipml/model/)
+//! @tparam Precision Float32 or Quantized<Q, Nearest|Stochastic> (zipml/precision/)
+//! @tparam Backend   Cpu (backends/cpu/), and the RTL backends as they arrive
+//!
+//! fit() scales nothing: scale the features first (data/scaling.hpp) and say which range in
+//! Options::range. Classifiers train one lane per class (one-vs-rest) in one pass over the
+//! stream; with two classes, or Options::positive_label, one lane.
+template <ModelPolicy Model, PrecisionPolicy Precision, Backend BackendT>
+class Sgd {
+ public:
+  using model_type = Model;
+  using precision_type = Precision;
+  using backend_type = BackendT;
+  using EpochCallback = std::function<void(const EpochStats&)>;
+
+  explicit Sgd(Options options = {}, Model model = {}, BackendT backend = {})
+      : options_(std::move(options)), model_(std::move(model)), backend_(std::move(backend)) {}
+
+  //! Called after every epoch (progress output).
+  void on_epoch(EpochCallback cb) { on_epoch_ = std::move(cb); }
+
+  History fit(const data::Dataset& train, const data::Dataset& test) { return fit(train, &test); }
+
+  //! Trains from the zero model for Options::epochs passes; evaluates after each.
+  History fit(const data::Dataset& train, const data::Dataset* test = nullptr) {
+    check_options();
+    if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
+    if (test != nullptr && test->dim() != train.dim())
+      throw Error(detail::name_of(*test) + ": test set has " + std::to_string(test->dim()) +
+                  " features (with bias) but the training set has " + std::to_string(train.dim()));
+    if (options_.arithmetic == Arithmetic::Engine && !BackendT::supports(Arithmetic::Engine))
+      throw Error(std::string(BackendT::name) + " backend cannot run the engine arithmetic");
+    if (options_.arithmetic == Arithmetic::Float && !BackendT::supports(Arithmetic::Float))
+      throw Error(std::string(BackendT::name) + " backend runs only the engine arithmetic: use --arithmetic engine");
+    const std::size_t max_dim = max_dimension();
+    if (train.dim() > max_dim)
+      throw Error(detail::name_of(train) + ": dimension " + std::to_string(train.dim()) +
+                  " (with bias) exceeds the " + std::string(BackendT::name) + " backend's limit of " +
+                  std::to_string(max_dim) + " for the " + std::string(to_string(options_.arithmetic)) + " arithmetic");
+    setup_lanes(train);
+    stream::PackOptions pack_opt;
+    pack_opt.range = options_.range;
+    pack_opt.double_sampled = options_.double_sampling;
+    pack_opt.seed = options_.seed;
+    pack_opt.engine_range = options_.arithmetic == Arithmetic::Engine;
+    pack_opt.threads = options_.threads;
+    std::vector<std::uint32_t> order;
+    if (options_.order != Order::File) order = detail::shuffled_order(train.size(), options_.seed, 0);
+    pack_opt.order = order;
+    packed_ = stream::pack<Precision>(train, pack_opt);
+
+    job_ = TrainJob{};
+    job_.config = make_config(train);
+    job_.lane_labels = lanes_binarized_ ? classes_for_lanes_ : std::vector<float>{};
+    job_.data = &packed_;
+    job_.arithmetic = options_.arithmetic;
+    state_.reset(options_.arithmetic, job_.lanes(), train.dim());
+    refresh_weights();
+
+    History h;
+    h.metric = is_classification() ? "accuracy" : "rmse";
+    h.initial_loss = evaluate(train).loss;
+    auto last_good = weights_;
+    for (std::size_t e = 0; e < options_.epochs; ++e) {
+      EpochStats st;
+      st.epoch = e + 1;
+      const bool reshuffle = options_.order == Order::ShuffleEachEpoch && e > 0;
+      const bool requant = Precision::rounding::stochastic && options_.requantize && e > 0;
+      if (reshuffle || requant) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (reshuffle) order = detail::shuffled_order(train.size(), options_.seed, e);
+        pack_opt.order = order;
+        pack_opt.epoch = requant ? e : 0;
+        packed_ = stream::pack<Precision>(train, pack_opt);
+        st.pack_seconds = seconds_since(t0);
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      backend_.run_epoch(model_, job_, e, state_);
+      st.seconds = seconds_since(t0);
+      refresh_weights();
+      const Evaluation ev = evaluate(train);
+      if (!std::isfinite(ev.loss)) {
+        weights_ = last_good;
+        throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + std::to_string(ev.loss) +
+                    "): try a smaller step than " + std::to_string(options_.step) +
+                    "; the model of the last good epoch is kept");
+      }
+      last_good = weights_;
+      st.train_loss = ev.loss;
+      st.train_metric = ev.metric;
+      if (test != nullptr) st.test_metric = evaluate(*test).metric;
+      h.epochs.push_back(st);
+      if (on_epoch_) on_epoch_(st);
+    }
+    return h;
+  }
+
+  //! Decision values: N x K (one column per lane).
+  [[nodiscard]] xt::xtensor<float, 2> decision(const data::Dataset& ds) const {
+    check_trained(ds);
+    const std::size_t n = ds.size(), d = ds.dim(), k = weights_.shape(0);
+    xt::xtensor<float, 2> out = xt::zeros<float>({n, k});
+    const float* f = ds.features.data();
+    parallel_rows(n, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i)
+        for (std::size_t l = 0; l < k; ++l) out(i, l) = arith::dot(f + i * d, weights_.data() + l * d, d);
+    });
+    return out;
+  }
+
+  //! Predicted labels (classification: a class of the training set) or values (regression).
+  [[nodiscard]] xt::xtensor<float, 1> predict(const data::Dataset& ds) const {
+    const auto dec = decision(ds);
+    xt::xtensor<float, 1> out = xt::zeros<float>({ds.size()});
+    for (std::size_t i = 0; i < ds.size(); ++i) out(i) = label_from(dec, i);
+    return out;
+  }
+
+  //! Accuracy (classification) or RMSE (regression) on `ds`.
+  [[nodiscard]] double score(const data::Dataset& ds) const { return evaluate(ds).metric; }
+  //! Mean loss per sample (summed over lanes) plus the L2 term.
+  [[nodiscard]] double loss(const data::Dataset& ds) const { return evaluate(ds).loss; }
+
+  //! K x d weights (K = lanes), as floats.
+  [[nodiscard]] const xt::xtensor<float, 2>& weights() const noexcept { return weights_; }
+  //! The raw model words (engine arithmetic): K x d Q9.23 integers.
+  [[nodiscard]] const ModelState& state() const noexcept { return state_; }
+  //! The labels the lanes stand for (classification), in lane order.
+  [[nodiscard]] const std::vector<float>& classes() const noexcept { return classes_for_lanes_; }
+  [[nodiscard]] const stream::PackedStream& packed() const noexcept { return packed_; }
+  [[nodiscard]] const TrainJob& job() const noexcept { return job_; }
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+  [[nodiscard]] const Model& model() const noexcept { return model_; }
+  [[nodiscard]] bool is_classification() const noexcept {
+    return Model::is_classifier || options_.positive_label.has_value();
+  }
+
+ private:
+  struct Evaluation {
+    double loss = 0.0;
+    double metric = 0.0;
+  };
+
+  static double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  template <class F>
+  void parallel_rows(std::size_t n, F&& f) const {
+    unsigned t = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    t = static_cast<unsigned>(std::min<std::size_t>(t, std::max<std::size_t>(1, n / 2048)));
+    if (t <= 1) return f(std::size_t{0}, n);
+    std::vector<std::jthread> pool;
+    for (unsigned i = 0; i < t; ++i) pool.emplace_back([&, i] { f(n * i / t, n * (i + 1) / t); });
+  }
+
+  [[nodiscard]] std::size_t max_dimension() const noexcept {
+    if constexpr (requires { BackendT::max_dim(Arithmetic::Engine); }) {
+      return BackendT::max_dim(options_.arithmetic);
+    } else {
+      // The engine arithmetic's 64-bit exact dot product holds d <= 2^15 products of
+      // 32-bit model words and 18-bit features.
+      return options_.arithmetic == Arithmetic::Engine ? std::size_t{1} << 15 : std::size_t{0xffffffffu};
+    }
+  }
+
+  void check_options() const {
+    const auto& o = options_;
+    if (!(o.step > 0.0f) || !std::isfinite(o.step))
+      throw Error("step must be a positive number, got " + std::to_string(o.step));
+    if (o.minibatch == 0 || o.minibatch > 65536 || !std::has_single_bit(o.minibatch))
+      throw Error("mini-batch must be a power of two from 1 to 65536 (the engine's 16-bit mask), got " +
+                  std::to_string(o.minibatch));
+    if (o.decay_interval == 0 || o.decay_interval > 255)
+      throw Error("decay interval must be 1..255 epochs, got " + std::to_string(o.decay_interval));
+    if (!(o.l2 >= 0.0f) || !std::isfinite(o.l2)) throw Error("l2 must be >= 0, got " + std::to_string(o.l2));
+    if (o.l2 > 0.0f && static_cast<double>(o.step) * o.l2 > 0.5)
+      throw Error("step x l2 = " + std::to_string(static_cast<double>(o.step) * o.l2) +
+                  " shrinks the model by half or more per sample: use a smaller l2");
+    if (o.epochs > 0xffffffffu) throw Error("epochs do not fit the stream's 32-bit field");
+  }
+
+  void setup_lanes(const data::Dataset& train) {
+    classes_for_lanes_.clear();
+    lanes_binarized_ = false;
+    all_classes_.clear();
+    if (!is_classification()) return;
+    all_classes_ = detail::distinct_labels(train);
+    lanes_binarized_ = true;
+    if (options_.positive_label) {
+      const float p = *options_.positive_label;
+      if (std::find(all_classes_.begin(), all_classes_.end(), p) == all_classes_.end())
+        throw Error(detail::name_of(train) + ": positive label " + std::to_string(p) + " does not occur in the labels");
+      classes_for_lanes_ = {p};
+      return;
+    }
+    if (all_classes_.size() < 2)
+      throw Error(detail::name_of(train) + ": a classifier needs at least two classes, found " +
+                  std::to_string(all_classes_.size()));
+    if (all_classes_.size() > 1024)
+      throw Error(detail::name_of(train) + ": " + std::to_string(all_classes_.size()) +
+                  " distinct labels: a classifier takes at most 1024 classes (is this regression data?)");
+    if (all_classes_.size() == 2)
+      classes_for_lanes_ = {all_classes_[1]};
+    else
+      classes_for_lanes_ = all_classes_;
+  }
+
+  [[nodiscard]] stream::Config make_config(const data::Dataset& train) const {
+    const auto& o = options_;
+    stream::Config c;
+    if (o.l2 > 0.0f) {
+      const double s = std::round(-std::log2(static_cast<double>(o.step) * o.l2));
+      c.lambda_shift = static_cast<std::uint32_t>(std::clamp(s, 1.0, 31.0));
+    }
+    c.minibatch_mask = static_cast<std::uint16_t>(o.minibatch - 1);
+    c.step_decay = o.step_decay;
+    c.decay_interval = static_cast<std::uint8_t>(o.decay_interval == 1 ? 0 : o.decay_interval);
+    c.binarize = lanes_binarized_;
+    c.double_sampled = packed_.layout.double_sampled;
+    c.logistic = Model::loss_mode == stream::LossMode::Logistic;
+    if (Model::loss_mode == stream::LossMode::LeastSquares) {
+      c.step_cost_neg = std::bit_cast<float>(stream::kLeastSquaresMarker);
+      c.step_cost_pos = c.step_cost_neg;
+    } else {
+      c.step_cost_neg = o.step * model_.cost(-1.0f);
+      c.step_cost_pos = o.step * model_.cost(1.0f);
+      for (float g : {c.step_cost_neg, c.step_cost_pos})
+        if (!(g > 0.0f) || !std::isfinite(g))
+          throw Error("step x cost must be positive and finite, got " + std::to_string(g) + ": check the class costs");
+    }
+    c.binarize_label = classes_for_lanes_.empty() ? 0.0f : classes_for_lanes_.front();
+    c.dim = static_cast<std::uint32_t>(train.dim());
+    c.samples = static_cast<std::uint32_t>(packed_.rows);
+    c.epochs = static_cast<std::uint32_t>(o.epochs);
+    c.step = o.step;
+    c.minus_one_one = o.range == data::Range::MinusOneOne;
+    c.precision = stream::precision_code(Precision::bits);
+    if (o.arithmetic == Arithmetic::Engine) {
+      const float gammas[] = {c.step, c.loss_mode() == stream::LossMode::LeastSquares ? c.step : c.step_cost_neg,
+                              c.loss_mode() == stream::LossMode::LeastSquares ? c.step : c.step_cost_pos};
+      for (float g : gammas)
+        if (!engine::step_factor_ok(g))
+          throw Error("step (x cost) " + std::to_string(g) + " is outside the engine's range [2^-39, 2^8)");
+      if (c.loss_mode() != stream::LossMode::LeastSquares && !lanes_binarized_)
+        throw Error("the engine's classifiers need binarized labels");
+    }
+    return c;
+  }
+
+  void refresh_weights() {
+    weights_ = xt::zeros<float>({state_.lanes, state_.dim});
+    for (std::size_t l = 0; l < state_.lanes; ++l)
+      for (std::size_t j = 0; j < state_.dim; ++j) weights_(l, j) = state_.weight(l, j);
+  }
+
+  void check_trained(const data::Dataset& ds) const {
+    if (weights_.size() == 0) throw Error("Sgd: call fit() before predicting");
+    if (ds.dim() != weights_.shape(1))
+      throw Error(detail::name_of(ds) + ": " + std::to_string(ds.dim()) + " features (with bias), the model has " +
+                  std::to_string(weights_.shape(1)));
+  }
+
+  [[nodiscard]] float label_from(const xt::xtensor<float, 2>& dec, std::size_t i) const {
+    const std::size_t k = dec.shape(1);
+    if (!is_classification()) return dec(i, 0);
+    if (k == 1) {
+      const float p = classes_for_lanes_.front();
+      if (dec(i, 0) > 0.0f) return p;
+      // The other class when there are two, else -1 ("rest").
+      if (all_classes_.size() == 2) return all_classes_[0] == p ? all_classes_[1] : all_classes_[0];
+      return -1.0f;
+    }
+    std::size_t best = 0;
+    for (std::size_t l = 1; l < k; ++l)
+      if (dec(i, l) > dec(i, best)) best = l;
+    return classes_for_lanes_[best];
+  }
+
+  [[nodiscard]] Evaluation evaluate(const data::Dataset& ds) const {
+    const auto dec = decision(ds);
+    const std::size_t n = ds.size(), k = dec.shape(1);
+    double loss = 0.0, metric = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float y = ds.labels(i);
+      for (std::size_t l = 0; l < k; ++l) {
+        const float b = lanes_binarized_ ? (y == classes_for_lanes_[l] ? 1.0f : -1.0f) : y;
+        loss += model_.loss(dec(i, l), b);
+      }
+      if (is_classification()) {
+        if (k == 1) {
+          const bool pos = y == classes_for_lanes_.front();
+          metric += (dec(i, 0) > 0.0f) == pos ? 1.0 : 0.0; // dot == 0 counts as a miss for +1
+        } else {
+          metric += label_from(dec, i) == y ? 1.0 : 0.0;
+        }
+      } else {
+        const double e = static_cast<double>(dec(i, 0)) - y;
+        metric += e * e;
+      }
+    }
+    loss /= static_cast<double>(n);
+    if (job_.config.lambda_shift < 32) {
+      const double lambda = std::ldexp(1.0, -static_cast<int>(job_.config.lambda_shift)) / options_.step;
+      double sq = 0.0;
+      for (float w : weights_) sq += static_cast<double>(w) * w;
+      loss += 0.5 * lambda * sq;
+    }
+    metric = is_classification() ? metric / static_cast<double>(n) : std::sqrt(metric / static_cast<double>(n));
+    return {loss, metric};
+  }
+
+  Options options_;
+  Model model_;
+  BackendT backend_;
+  EpochCallback on_epoch_;
+  stream::PackedStream packed_;
+  TrainJob job_;
+  ModelState state_;
+  xt::xtensor<float, 2> weights_;
+  std::vector<float> all_classes_;
+  std::vector<float> classes_for_lanes_;
+  bool lanes_binarized_ = false;
+};
+
+} // namespace zipml
+
+#endif
