@@ -87,8 +87,8 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
   int errnum = Z_OK;
   gzerror(guard.file, &errnum);
   if (errnum != Z_OK) {
-    throw Error("cannot read '" + name + "': truncated or corrupt gzip data (zlib: " +
-                gz_message(guard.file) + ")");
+    throw Error("cannot read '" + name +
+                "': truncated or corrupt gzip data (zlib: " + gz_message(guard.file) + ")");
   }
   const int closed = gzclose_r(guard.file);
   guard.file = nullptr;

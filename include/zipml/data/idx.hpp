@@ -84,7 +84,8 @@ inline IdxHeader parse_idx_header(const std::vector<unsigned char>& bytes, const
                 std::to_string(available) + " bytes of data follow the header");
   }
   if (available != std::size_t{h.count} * h.item_size) {
-    throw Error("'" + name + "' has " + std::to_string(available - std::size_t{h.count} * h.item_size) +
+    throw Error("'" + name + "' has " +
+                std::to_string(available - std::size_t{h.count} * h.item_size) +
                 " bytes after the " + std::to_string(h.count) + " " + kind +
                 "s its header describes: wrong header or not an IDX file");
   }

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <new>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -34,7 +35,7 @@ namespace zipml::data {
 enum class IndexBase { Auto, One, Zero };
 
 struct LibsvmOptions {
-  std::size_t limit = 0;        //!< > 0: read only the first `limit` samples
+  std::size_t limit = 0; //!< > 0: read only the first `limit` samples
   std::size_t num_features = 0; //!< 0: infer from the largest index (bias not counted)
   IndexBase index_base = IndexBase::Auto;
 };
@@ -85,10 +86,16 @@ class LibsvmParser {
     throw Error(name_ + ":" + std::to_string(line) + ": " + what);
   }
 
+  //! The token as an error message shows it: at most 48 bytes, control bytes as '?' (a binary
+  //! file passed by mistake should not garble the terminal).
   static std::string clip(std::string_view token) {
     constexpr std::size_t kMax = 48;
-    if (token.size() <= kMax) return std::string(token);
-    return std::string(token.substr(0, kMax)) + "...";
+    std::string out(token.substr(0, kMax));
+    for (char& c : out) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    if (token.size() > kMax) out += "...";
+    return out;
   }
 
   static bool is_space(char c) noexcept {
@@ -127,8 +134,8 @@ class LibsvmParser {
 
   void parse_label(std::string_view token, std::size_t line) {
     if (token.find(',') != std::string_view::npos) {
-      fail(line, "multi-label line (label '" + clip(token) +
-                     "'): zipml reads one label per sample");
+      fail(line,
+           "multi-label line (label '" + clip(token) + "'): zipml reads one label per sample");
     }
     if (token.find(':') != std::string_view::npos) {
       fail(line, "the line starts with the feature '" + clip(token) + "': the label is missing");
@@ -143,8 +150,8 @@ class LibsvmParser {
     labels_.push_back(y);
   }
 
-  void parse_feature(std::string_view token, std::size_t line) {
-    const std::size_t colon = token.find(':');
+  //! `colon`: offset of the first ':' in `token` (npos if none), found by the tokenizer's scan.
+  void parse_feature(std::string_view token, std::size_t colon, std::size_t line) {
     if (colon == std::string_view::npos) {
       fail(line, "malformed feature '" + clip(token) + "': expected index:value");
     }
@@ -165,8 +172,9 @@ class LibsvmParser {
     float value = 0;
     bool out_of_range = false;
     if (!parse_float(val, value, out_of_range)) {
-      fail(line, out_of_range ? "value in '" + clip(token) + "' is out of the range of float"
-                              : "malformed feature '" + clip(token) + "': the value is not a number");
+      fail(line, out_of_range
+                     ? "value in '" + clip(token) + "' is out of the range of float"
+                     : "malformed feature '" + clip(token) + "': the value is not a number");
     }
     if (!std::isfinite(value)) fail(line, "value in '" + clip(token) + "' is not finite");
 
@@ -189,9 +197,11 @@ class LibsvmParser {
     entries_.reserve(text_.size() / 10);
     while (p < end) {
       ++line;
-      const char* eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      const char* eol =
+          static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
       if (eol == nullptr) eol = end;
-      const char* stop = static_cast<const char*>(std::memchr(p, '#', static_cast<std::size_t>(eol - p)));
+      const char* stop =
+          static_cast<const char*>(std::memchr(p, '#', static_cast<std::size_t>(eol - p)));
       if (stop == nullptr) stop = eol;
       const char* q = p;
       p = eol + (eol < end ? 1 : 0);
@@ -201,7 +211,10 @@ class LibsvmParser {
         while (q < stop && is_space(*q)) ++q;
         if (q == stop) break;
         const char* t = q;
-        while (q < stop && !is_space(*q)) ++q;
+        const char* colon = nullptr;
+        for (; q < stop && !is_space(*q); ++q) {
+          if (*q == ':' && colon == nullptr) colon = q;
+        }
         const std::string_view token(t, static_cast<std::size_t>(q - t));
         if (first) {
           if (opt_.limit > 0 && labels_.size() == opt_.limit) return;
@@ -210,7 +223,10 @@ class LibsvmParser {
           row_line_.push_back(line);
           first = false;
         } else {
-          parse_feature(token, line);
+          parse_feature(
+              token,
+              colon == nullptr ? std::string_view::npos : static_cast<std::size_t>(colon - t),
+              line);
         }
       }
       if (!first) row_end_.back() = entries_.size();
@@ -239,13 +255,22 @@ class LibsvmParser {
     const std::size_t n = labels_.size();
     const std::size_t d = num_features + 1;
     if (d > std::numeric_limits<std::size_t>::max() / sizeof(float) / n) {
-      throw Error("'" + name_ + "': " + std::to_string(n) + " x " + std::to_string(d) +
-                  " features do not fit in memory");
+      throw Error("'" + name_ + "': a dense " + std::to_string(n) + " x " + std::to_string(d) +
+                  " matrix does not fit in memory; the largest feature index is " +
+                  std::to_string(max_index_) + " (line " + std::to_string(max_index_line_) + ")");
     }
     Dataset ds;
     ds.source = name_;
-    ds.features = xt::xtensor<float, 2>::from_shape({n, d});
-    ds.labels = xt::xtensor<float, 1>::from_shape({n});
+    try {
+      ds.features = xt::xtensor<float, 2>::from_shape({n, d});
+      ds.labels = xt::xtensor<float, 1>::from_shape({n});
+    } catch (const std::bad_alloc&) {
+      // Usually one stray huge index, which makes every dense row that wide.
+      throw Error("'" + name_ + "': not enough memory for a dense " + std::to_string(n) + " x " +
+                  std::to_string(d) + " matrix; the largest feature index is " +
+                  std::to_string(max_index_) + " (line " + std::to_string(max_index_line_) +
+                  "): check it, or set num_features");
+    }
     std::copy(labels_.begin(), labels_.end(), ds.labels.begin());
     float* const base = ds.features.data();
     std::fill(base, base + n * d, 0.0F);
@@ -260,8 +285,8 @@ class LibsvmParser {
       for (std::size_t k = begin; k < row_end_[r]; ++k) {
         const std::size_t col = entries_[k].col + shift;
         if (written[col] == stamp) {
-          fail(row_line_[r], "feature index " + std::to_string(entries_[k].col) +
-                                 " appears twice on the line");
+          fail(row_line_[r],
+               "feature index " + std::to_string(entries_[k].col) + " appears twice on the line");
         }
         written[col] = stamp;
         row[col] = entries_[k].value;
@@ -278,12 +303,12 @@ class LibsvmParser {
   std::string name_;
   LibsvmOptions opt_;
   std::vector<float> labels_;
-  std::vector<std::size_t> row_end_;  // entries_[row_end_[r-1], row_end_[r]) belong to row r
+  std::vector<std::size_t> row_end_; // entries_[row_end_[r-1], row_end_[r]) belong to row r
   std::vector<std::size_t> row_line_; // 1-based line of each row, for errors found in fill()
   std::vector<Entry> entries_;
   std::uint64_t max_index_ = 0;
   std::size_t max_index_line_ = 0; // 0: no feature seen yet
-  std::size_t saw_zero_line_ = 0;  // first line with index 0, 0 if none
+  std::size_t saw_zero_line_ = 0; // first line with index 0, 0 if none
   std::string saw_zero_token_;
 };
 

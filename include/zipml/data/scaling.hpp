@@ -149,7 +149,8 @@ class MinMaxScaler {
     float* x = ds.features.data();
     for (std::size_t i = 0; i < ds.size(); ++i, x += d) {
       if (axis_ == Axis::Columns) {
-        for (std::size_t j = 1; j < d; ++j) x[j] = detail::scale_one(x[j], min_[j], max_[j], range_);
+        for (std::size_t j = 1; j < d; ++j)
+          x[j] = detail::scale_one(x[j], min_[j], max_[j], range_);
       } else if (d > 1) {
         const auto [lo, hi] = std::minmax_element(x + 1, x + d);
         const double lo_v = *lo;

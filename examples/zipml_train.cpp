@@ -1,0 +1,328 @@
+// zipml-train — the main job: trains a linear model on Fashion-MNIST (or your IDX/LIBSVM files)
+// at several precisions and prints the precision-convergence trade-off.
+//
+// With no arguments: a 10-class L2-SVM (one-vs-rest, C+ = 1, C- = 1.5), rows scaled to [0, 1],
+// step 2^-12, 10 epochs, at float32 and Q = 8, 4, 2, 1 — the original ZipML-PYNQ MNIST settings.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/hana.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "zipml/zipml.hpp"
+
+namespace hana = boost::hana;
+using namespace std::string_view_literals;
+
+namespace {
+
+// The compile-time maps from the names users type to the policy types: adding a model or a
+// precision is one line here, and no switch ladder has to follow.
+constexpr auto kModels = hana::make_tuple(
+    hana::make_pair(BOOST_HANA_STRING("l2svm"), hana::type_c<zipml::L2Svm>),
+    hana::make_pair(BOOST_HANA_STRING("logistic"), hana::type_c<zipml::Logistic>),
+    hana::make_pair(BOOST_HANA_STRING("least-squares"), hana::type_c<zipml::LeastSquares>));
+
+template <class Rounding>
+constexpr auto precisions_with() {
+  return hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("q8"), hana::type_c<zipml::Quantized<8, Rounding>>),
+                          hana::make_pair(BOOST_HANA_STRING("q4"), hana::type_c<zipml::Quantized<4, Rounding>>),
+                          hana::make_pair(BOOST_HANA_STRING("q2"), hana::type_c<zipml::Quantized<2, Rounding>>),
+                          hana::make_pair(BOOST_HANA_STRING("q1"), hana::type_c<zipml::Quantized<1, Rounding>>));
+}
+constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<zipml::Nearest>),
+                                             hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<zipml::Stochastic>));
+constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>));
+
+//! Calls f(type_c<T>) for the entry of `map` named `name`; false if there is none.
+template <class Map, class F>
+bool dispatch(const Map& map, std::string_view name, F&& f) {
+  bool found = false;
+  hana::for_each(map, [&](auto entry) {
+    if (!found && name == hana::to<const char*>(hana::first(entry))) {
+      found = true;
+      f(hana::second(entry));
+    }
+  });
+  return found;
+}
+
+template <class Map>
+std::string names(const Map& map) {
+  std::string out;
+  hana::for_each(map, [&](auto entry) { out += (out.empty() ? "" : ", ") + std::string(hana::to<const char*>(hana::first(entry))); });
+  return out;
+}
+
+struct Settings {
+  std::string model = "l2svm";
+  std::vector<std::string> precisions = {"float32", "q8", "q4", "q2", "q1"};
+  std::string rounding = "nearest";
+  std::string backend = "cpu";
+  std::string arithmetic = "float";
+  std::string order = "file";
+  std::string scale = "rows";
+  std::string range = "0,1";
+  std::string data_dir = ZIPML_FASHION_MNIST_DIR;
+  std::string train_file, test_file, train_labels, test_labels;
+  std::string format = "auto";
+  std::string summary;
+  std::size_t train_limit = 0, test_limit = 0;
+  float cost_pos = 1.0f, cost_neg = 1.5f;
+  std::optional<float> positive_label;
+  bool quiet = false;
+  zipml::Options opt;
+};
+
+struct RunResult {
+  std::string precision;
+  zipml::History history;
+  std::size_t stream_bytes = 0; //!< packed bytes sent per epoch
+};
+
+struct Data {
+  zipml::data::Dataset train, test;
+  bool has_test = false;
+  std::string description;
+};
+
+
+bool looks_idx(const std::string& path) {
+  return path.find("idx") != std::string::npos || path.find("ubyte") != std::string::npos;
+}
+
+Data load(const Settings& s) {
+  namespace data = zipml::data;
+  Data d;
+  if (s.train_file.empty()) {
+    auto tt = data::load_fashion_mnist(s.data_dir, s.train_limit, s.test_limit);
+    d.train = std::move(tt.train);
+    d.test = std::move(tt.test);
+    d.has_test = true;
+    d.description = "Fashion-MNIST (" + s.data_dir + ")";
+  } else {
+    const bool idx = s.format == "idx" || (s.format == "auto" && looks_idx(s.train_file));
+    if (idx) {
+      if (s.train_labels.empty())
+        throw zipml::Error("IDX training images " + s.train_file + " need --train-labels FILE");
+      d.train = data::read_idx(s.train_file, s.train_labels, s.train_limit);
+      if (!s.test_file.empty()) {
+        if (s.test_labels.empty()) throw zipml::Error("IDX test images " + s.test_file + " need --test-labels FILE");
+        d.test = data::read_idx(s.test_file, s.test_labels, s.test_limit);
+        d.has_test = true;
+      }
+    } else {
+      d.train = data::read_libsvm(s.train_file, {.limit = s.train_limit});
+      if (!s.test_file.empty()) {
+        d.test = data::read_libsvm(s.test_file, {.limit = s.test_limit, .num_features = d.train.dim() - 1});
+        d.has_test = true;
+      }
+    }
+    d.description = s.train_file;
+  }
+  data::validate(d.train);
+  if (d.has_test) data::validate(d.test);
+  const data::Range range = s.opt.range;
+  if (s.scale != "none") {
+    data::MinMaxScaler scaler;
+    scaler.fit(d.train, range, s.scale == "rows" ? data::Axis::Rows : data::Axis::Columns);
+    scaler.apply(d.train);
+    if (d.has_test) scaler.apply(d.test);
+  }
+  return d;
+}
+
+template <class Model, class Precision, class Backend>
+RunResult train_one(const Settings& s, const Data& d, const std::string& label) {
+  Model model;
+  if constexpr (requires { model.cost_pos; }) {
+    model.cost_pos = s.cost_pos;
+    model.cost_neg = s.cost_neg;
+  }
+  zipml::Sgd<Model, Precision, Backend> sgd(s.opt, model);
+  if (!s.quiet) {
+    fmt::print("\n== {} | {} | rounding {} | {} arithmetic | backend {} ==\n", label, Model::name,
+               Precision::bits == 32 ? "-" : std::string(Precision::rounding::name), s.arithmetic, Backend::name);
+    fmt::print("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", "train loss",
+               sgd.is_classification() ? "train acc" : "train rmse", sgd.is_classification() ? "test acc" : "test rmse",
+               "seconds");
+    std::fflush(stdout);
+  }
+  sgd.on_epoch([&](const zipml::EpochStats& e) {
+    if (s.quiet) return;
+    fmt::print("{:>5}  {:>12.6f}  {:>10.4f}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss, e.train_metric,
+               e.test_metric ? fmt::format("{:.4f}", *e.test_metric) : std::string("-"), e.seconds + e.pack_seconds);
+    std::fflush(stdout);
+  });
+  RunResult r;
+  r.precision = label;
+  r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
+  r.stream_bytes = sgd.packed().bytes();
+  return r;
+}
+
+double median_seconds(const zipml::History& h) {
+  std::vector<double> t;
+  for (const auto& e : h.epochs) t.push_back(e.seconds + e.pack_seconds);
+  if (t.empty()) return 0.0;
+  std::sort(t.begin(), t.end());
+  return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
+}
+
+int run(Settings& s) {
+  const Data d = load(s);
+  if (!s.quiet)
+    fmt::print("data: {}: {} training samples{}, d = {} (with bias)\n", d.description, d.train.size(),
+               d.has_test ? fmt::format(", {} test samples", d.test.size()) : std::string(), d.train.dim());
+  std::vector<RunResult> results;
+  for (const auto& p : s.precisions) {
+    bool model_found = dispatch(kModels, s.model, [&](auto model_t) {
+      using Model = typename decltype(model_t)::type;
+      bool backend_found = dispatch(kBackends, s.backend, [&](auto backend_t) {
+        using Backend = typename decltype(backend_t)::type;
+        if (p == "float32") {
+          results.push_back(train_one<Model, zipml::Float32, Backend>(s, d, p));
+          return;
+        }
+        bool rounding_found = dispatch(kRoundings, s.rounding, [&](auto rounding_t) {
+          using Rounding = typename decltype(rounding_t)::type;
+          if (!dispatch(precisions_with<Rounding>(), p, [&](auto precision_t) {
+                results.push_back(train_one<Model, typename decltype(precision_t)::type, Backend>(s, d, p));
+              }))
+            throw zipml::Error("unknown precision '" + p + "': choose float32, " + names(precisions_with<Rounding>()));
+        });
+        if (!rounding_found)
+          throw zipml::Error("unknown rounding '" + s.rounding + "': choose " + names(kRoundings));
+      });
+      if (!backend_found) {
+        if (s.backend == "verilator" || s.backend == "pynq")
+          throw zipml::Error("backend '" + s.backend + "' is not built into this zipml-train yet: use --backend cpu");
+        throw zipml::Error("unknown backend '" + s.backend + "': choose " + names(kBackends));
+      }
+    });
+    if (!model_found) throw zipml::Error("unknown model '" + s.model + "': choose " + names(kModels));
+  }
+
+  const bool cls = s.model != "least-squares" || s.positive_label.has_value();
+  fmt::print("\nsummary: {} {}, {} epochs, {} arithmetic, rounding {}\n", s.model, cls ? "(one-vs-rest)" : "(regression)",
+             s.opt.epochs, s.arithmetic, s.rounding);
+  fmt::print("{:>9}  {:>12}  {:>14}  {:>16}  {:>10}\n", "precision", cls ? "test acc" : "test rmse", "final loss",
+             "s/epoch (median)", "MB/epoch");
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& r : results) {
+    const auto& last = r.history.epochs.back();
+    const double metric = last.test_metric.value_or(last.train_metric);
+    fmt::print("{:>9}  {:>12.4f}  {:>14.6f}  {:>16.4f}  {:>10.1f}\n", r.precision, metric, last.train_loss,
+               median_seconds(r.history), static_cast<double>(r.stream_bytes) / 1e6);
+    nlohmann::json hist = nlohmann::json::array();
+    for (const auto& e : r.history.epochs)
+      hist.push_back({{"epoch", e.epoch},
+                      {"train_loss", e.train_loss},
+                      {"train_" + r.history.metric, e.train_metric},
+                      {"test_" + r.history.metric, e.test_metric ? nlohmann::json(*e.test_metric) : nlohmann::json()},
+                      {"seconds", e.seconds},
+                      {"pack_seconds", e.pack_seconds}});
+    runs.push_back({{"precision", r.precision},
+                    {"model", s.model},
+                    {"rounding", r.precision == "float32" ? "none" : s.rounding},
+                    {"arithmetic", s.arithmetic},
+                    {"backend", s.backend},
+                    {"epochs", s.opt.epochs},
+                    {"metric", r.history.metric},
+                    {std::string(d.has_test ? "test_" : "train_") + r.history.metric, metric},
+                    {"final_train_loss", last.train_loss},
+                    {"initial_train_loss", r.history.initial_loss},
+                    {"median_seconds_per_epoch", median_seconds(r.history)},
+                    {"stream_bytes_per_epoch", r.stream_bytes},
+                    {"history", hist}});
+  }
+  if (!s.summary.empty()) {
+    nlohmann::json doc = {{"data", d.description},
+                          {"train_samples", d.train.size()},
+                          {"test_samples", d.has_test ? d.test.size() : 0},
+                          {"dimension", d.train.dim()},
+                          {"step", s.opt.step},
+                          {"runs", runs}};
+    const std::filesystem::path out(s.summary), tmp = out.string() + ".tmp";
+    {
+      std::ofstream f(tmp);
+      if (!f) throw zipml::Error("cannot write the summary to " + out.string());
+      f << doc.dump(2) << '\n';
+      if (!f) throw zipml::Error("writing the summary to " + out.string() + " failed");
+    }
+    std::filesystem::rename(tmp, out);
+    if (!s.quiet) fmt::print("summary written to {}\n", out.string());
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"zipml-train: SGD for linear models on full- and low-precision data.\n"
+               "With no options: a 10-class L2-SVM on Fashion-MNIST at float32, q8, q4, q2 and q1\n"
+               "(the original ZipML-PYNQ MNIST settings: rows scaled to [0,1], step 2^-12, C+ = 1, C- = 1.5, 10 epochs)."};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--model", s.model, "Loss: " + names(kModels));
+  app.add_option("--precision", s.precisions, "Precisions to train at, in order (float32, q8, q4, q2, q1)")->delimiter(',');
+  app.add_option("--rounding", s.rounding, "Quantizer rounding: " + names(kRoundings));
+  app.add_option("--backend", s.backend, "Where to train: " + names(kBackends));
+  app.add_option("--arithmetic", s.arithmetic, "float (float32 model) or engine (the RTL engine's fixed point)")
+      ->check(CLI::IsMember({"float", "engine"}));
+  app.add_option("--epochs", s.opt.epochs, "Passes over the training set");
+  app.add_option("--step", s.opt.step, "Step size (default 2^-12)");
+  app.add_flag("--decay", s.opt.step_decay, "Halve the step every --decay-interval epochs");
+  app.add_option("--decay-interval", s.opt.decay_interval, "Epochs per halving of the step")->check(CLI::Range(1u, 255u));
+  app.add_option("--minibatch", s.opt.minibatch, "Mini-batch size (power of two; gradients are summed)");
+  app.add_option("--l2", s.opt.l2, "L2 regularization strength (step x l2 is rounded to a power of two)");
+  app.add_option("--cost-pos", s.cost_pos, "Cost of positive samples (l2svm, logistic)");
+  app.add_option("--cost-neg", s.cost_neg, "Cost of negative samples (l2svm, logistic)");
+  app.add_option("--positive-label", s.positive_label, "Binary classification: this label against the rest");
+  app.add_option("--seed", s.opt.seed, "Seed for stochastic rounding and shuffling");
+  app.add_option("--order", s.order, "Sample order: file, shuffle (once) or shuffle-each-epoch")
+      ->check(CLI::IsMember({"file", "shuffle", "shuffle-each-epoch"}));
+  app.add_flag("--double-sampling", s.opt.double_sampling, "Two independent quantizations per sample (stochastic rounding)");
+  app.add_flag("--requantize", s.opt.requantize, "A fresh stochastic quantization every epoch");
+  app.add_option("--scale", s.scale, "Min-max scaling of the features: rows, columns or none")
+      ->check(CLI::IsMember({"rows", "columns", "none"}));
+  app.add_option("--range", s.range, "Feature range after scaling: 0,1 or -1,1")->check(CLI::IsMember({"0,1", "-1,1"}));
+  app.add_option("--data-dir", s.data_dir, "Fashion-MNIST folder (Debian package dataset-fashion-mnist)");
+  app.add_option("--train", s.train_file, "Training data: a LIBSVM file, or IDX images (with --train-labels)");
+  app.add_option("--train-labels", s.train_labels, "IDX labels of the training images");
+  app.add_option("--test", s.test_file, "Test data: a LIBSVM file, or IDX images (with --test-labels)");
+  app.add_option("--test-labels", s.test_labels, "IDX labels of the test images");
+  app.add_option("--format", s.format, "Data format of --train/--test: auto, idx or libsvm")
+      ->check(CLI::IsMember({"auto", "idx", "libsvm"}));
+  app.add_option("--train-limit", s.train_limit, "Use only the first N training samples (0 = all)");
+  app.add_option("--test-limit", s.test_limit, "Use only the first N test samples (0 = all)");
+  app.add_option("--threads", s.opt.threads, "Threads (0 = all cores)");
+  app.add_option("--summary", s.summary, "Write a JSON summary (per precision: accuracy, loss, seconds) to FILE");
+  app.add_flag("-q,--quiet", s.quiet, "Print only the summary table");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    s.opt.arithmetic = s.arithmetic == "engine" ? zipml::Arithmetic::Engine : zipml::Arithmetic::Float;
+    s.opt.order = s.order == "file"      ? zipml::Order::File
+                  : s.order == "shuffle" ? zipml::Order::Shuffle
+                                         : zipml::Order::ShuffleEachEpoch;
+    s.opt.range = s.range == "0,1" ? zipml::data::Range::ZeroOne : zipml::data::Range::MinusOneOne;
+    s.opt.positive_label = s.positive_label;
+    return run(s);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "zipml-train: error: {}\n", e.what());
+    return 1;
+  }
+}

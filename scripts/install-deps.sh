@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package zipml needs to build, test and run its main job.
+# Run as root, or as a user with sudo.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config cmake git
+  # the header-only library's dependencies
+  libboost-dev xtensor-dev libxsimd-dev xtl-dev zlib1g-dev
+  # tests and programs
+  doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  # the RTL engine: simulation and synthesis
+  verilator yosys
+  # the main job's data: Fashion-MNIST in /usr/share/datasets/fashion-mnist
+  dataset-fashion-mnist
+  # plots (optional at run time, used by --plot and its test)
+  gnuplot-nox
+)
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "install-deps.sh: run as root, or install sudo" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" apt-get install -y "${packages[@]}"

@@ -1,0 +1,261 @@
+// Sgd<Model, Precision, Cpu>: convergence per model and precision, one-pass one-vs-rest,
+// options and errors.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "zipml/zipml.hpp"
+
+using namespace zipml;
+
+namespace {
+
+//! Features uniform in [0, 1] (bias in column 0); `classes` > 0: label = the class whose
+//! random prototype weight vector scores highest; 0: regression label = a . w.
+data::Dataset synthetic(std::size_t n, std::size_t d, std::size_t classes, std::uint64_t seed) {
+  SplitMix64 rng(seed);
+  data::Dataset ds;
+  ds.source = "synthetic(seed=" + std::to_string(seed) + ")";
+  ds.features = xt::zeros<float>({n, d});
+  ds.labels = xt::zeros<float>({n});
+  const std::size_t k = classes ? classes : 1;
+  std::vector<float> w(k * d);
+  for (auto& v : w) v = 2.0f * rng.uniform() - 1.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    ds.features(i, 0) = 1.0f;
+    for (std::size_t j = 1; j < d; ++j) ds.features(i, j) = rng.uniform();
+    std::size_t best = 0;
+    float best_score = -1e30f;
+    for (std::size_t c = 0; c < k; ++c) {
+      float s = 0.0f;
+      for (std::size_t j = 1; j < d; ++j) s += w[c * d + j] * (ds.features(i, j) - 0.5f);
+      if (s > best_score) best_score = s, best = c;
+    }
+    ds.labels(i) = classes ? static_cast<float>(best) : best_score;
+  }
+  return ds;
+}
+
+template <class Model, class Precision>
+double train_score(const data::Dataset& ds, Arithmetic a, std::size_t epochs, float step) {
+  Options o;
+  o.arithmetic = a;
+  o.epochs = epochs;
+  o.step = step;
+  o.seed = 11;
+  Sgd<Model, Precision, Cpu> sgd(o);
+  sgd.fit(ds);
+  return sgd.score(ds);
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("classifiers converge on separable data at every precision", P, Float32, Quantized<8>,
+                   Quantized<4>, Quantized<2, Stochastic>, Quantized<1>) {
+  const std::uint64_t seed = 3;
+  INFO("seed=", seed, " precision=", P::name);
+  const auto ds = synthetic(3000, 9, 2, seed);
+  for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    CAPTURE(to_string(a));
+    const double min_acc = P::bits == 1 ? 0.75 : 0.9;
+    CHECK(train_score<L2Svm, P>(ds, a, 10, 1.0f / 32) >= min_acc);
+    CHECK(train_score<Logistic, P>(ds, a, 10, 1.0f / 8) >= min_acc);
+  }
+}
+
+TEST_CASE_TEMPLATE("least squares fits a linear target at every precision", P, Float32, Quantized<8>,
+                   Quantized<4, Stochastic>, Quantized<2, Stochastic>) {
+  const std::uint64_t seed = 5;
+  INFO("seed=", seed, " precision=", P::name);
+  const auto ds = synthetic(4000, 7, 0, seed);
+  double var = 0.0, mean = 0.0;
+  for (float y : ds.labels) mean += y;
+  mean /= static_cast<double>(ds.size());
+  for (float y : ds.labels) var += (y - mean) * (y - mean);
+  const double sd = std::sqrt(var / static_cast<double>(ds.size()));
+  for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    CAPTURE(to_string(a));
+    const double rmse = train_score<LeastSquares, P>(ds, a, 20, 1.0f / 32);
+    CAPTURE(rmse);
+    CAPTURE(sd);
+    CHECK(rmse < (P::bits >= 4 ? 0.15 : 0.35) * sd);
+  }
+}
+
+TEST_CASE("one pass over K lanes gives the same models as K binary runs") {
+  const std::uint64_t seed = 9;
+  INFO("seed=", seed);
+  const auto ds = synthetic(600, 13, 4, seed);
+  for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    CAPTURE(to_string(a));
+    Options o;
+    o.arithmetic = a;
+    o.epochs = 3;
+    o.step = 1.0f / 64;
+    Sgd<L2Svm, Quantized<4>, Cpu> all(o, L2Svm{1.0f, 1.5f});
+    all.fit(ds);
+    REQUIRE(all.classes().size() == 4);
+    for (std::size_t c = 0; c < 4; ++c) {
+      Options oc = o;
+      oc.positive_label = static_cast<float>(c);
+      Sgd<L2Svm, Quantized<4>, Cpu> one(oc, L2Svm{1.0f, 1.5f});
+      one.fit(ds);
+      for (std::size_t j = 0; j < ds.dim(); ++j) {
+        CAPTURE(c);
+        CAPTURE(j);
+        CHECK(one.weights()(0, j) == all.weights()(c, j));
+      }
+    }
+  }
+}
+
+TEST_CASE("threads and lane splits do not change the result") {
+  const auto ds = synthetic(800, 21, 5, 17);
+  for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    CAPTURE(to_string(a));
+    Options o;
+    o.arithmetic = a;
+    o.epochs = 2;
+    o.step = 1.0f / 64;
+    o.threads = 1;
+    Sgd<Logistic, Quantized<8, Stochastic>, Cpu> one(o, Logistic{}, Cpu{1});
+    one.fit(ds);
+    o.threads = 3;
+    Sgd<Logistic, Quantized<8, Stochastic>, Cpu> three(o, Logistic{}, Cpu{3});
+    three.fit(ds);
+    CHECK(xt::all(xt::equal(one.weights(), three.weights())));
+  }
+}
+
+TEST_CASE("seeded shuffling is reproducible and changes the order") {
+  const auto ds = synthetic(500, 6, 2, 23);
+  auto weights = [&](Order order, std::uint64_t seed) {
+    Options o;
+    o.order = order;
+    o.seed = seed;
+    o.epochs = 2;
+    o.step = 1.0f / 16;
+    Sgd<L2Svm, Float32, Cpu> sgd(o);
+    sgd.fit(ds);
+    return xt::xtensor<float, 2>(sgd.weights());
+  };
+  CHECK(xt::all(xt::equal(weights(Order::Shuffle, 1), weights(Order::Shuffle, 1))));
+  CHECK_FALSE(xt::all(xt::equal(weights(Order::Shuffle, 1), weights(Order::Shuffle, 2))));
+  CHECK_FALSE(xt::all(xt::equal(weights(Order::Shuffle, 1), weights(Order::File, 1))));
+  CHECK(xt::all(xt::equal(weights(Order::ShuffleEachEpoch, 4), weights(Order::ShuffleEachEpoch, 4))));
+}
+
+TEST_CASE("the original's settings are the defaults") {
+  const Options o;
+  CHECK(o.step == 0x1p-12f);
+  CHECK(o.epochs == 10);
+  CHECK(o.order == Order::File);
+  CHECK(o.l2 == 0.0f);
+  CHECK(o.minibatch == 1);
+  Sgd<L2Svm, Float32, Cpu> sgd(o, L2Svm{1.0f, 1.5f});
+  sgd.fit(synthetic(64, 5, 2, 1));
+  const auto& c = sgd.job().config;
+  CHECK(c.step_cost_pos == 0x1p-12f);
+  CHECK(c.step_cost_neg == 1.5f * 0x1p-12f);
+  CHECK(c.lambda_shift == 32);
+  CHECK(c.binarize);
+}
+
+TEST_CASE("binary labels come back as the data set's own classes") {
+  auto ds = synthetic(400, 5, 2, 29);
+  for (auto& y : ds.labels) y = y == 0.0f ? 3.0f : 7.0f;
+  Options o;
+  o.step = 1.0f / 16;
+  Sgd<L2Svm, Float32, Cpu> sgd(o);
+  sgd.fit(ds);
+  const auto pred = sgd.predict(ds);
+  std::size_t right = 0;
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    REQUIRE((pred(i) == 3.0f || pred(i) == 7.0f));
+    right += pred(i) == ds.labels(i);
+  }
+  CHECK(static_cast<double>(right) / static_cast<double>(ds.size()) == doctest::Approx(sgd.score(ds)));
+}
+
+TEST_CASE("step decay and mini-batches reach the configuration words") {
+  const auto ds = synthetic(256, 5, 2, 31);
+  Options o;
+  o.step_decay = true;
+  o.decay_interval = 3;
+  o.minibatch = 8;
+  o.l2 = 1.0f / 16;
+  o.step = 1.0f / 64;
+  Sgd<L2Svm, Float32, Cpu> sgd(o);
+  sgd.fit(ds);
+  const auto& c = sgd.job().config;
+  CHECK(c.step_decay);
+  CHECK(c.decay_interval == 3);
+  CHECK(c.minibatch_mask == 7);
+  CHECK(c.lambda_shift == 10); // step x l2 = 2^-10
+  CHECK(sgd.job().halvings(0) == 0);
+  CHECK(sgd.job().halvings(5) == 1);
+  CHECK(sgd.job().halvings(6) == 2);
+}
+
+TEST_CASE("bad options and data get clear errors") {
+  const auto ds = synthetic(100, 5, 2, 37);
+  auto fit_with = [&](Options o) {
+    Sgd<L2Svm, Float32, Cpu> sgd(o);
+    sgd.fit(ds);
+  };
+  Options o;
+  o.step = 0.0f;
+  CHECK_THROWS_WITH_AS(fit_with(o), doctest::Contains("step must be a positive number"), Error);
+  o = {};
+  o.minibatch = 3;
+  CHECK_THROWS_WITH_AS(fit_with(o), doctest::Contains("power of two"), Error);
+  o = {};
+  o.arithmetic = Arithmetic::Engine;
+  o.step = 1e-20f;
+  CHECK_THROWS_WITH_AS(fit_with(o), doctest::Contains("outside the engine's range"), Error);
+  o = {};
+  o.positive_label = 42.0f;
+  CHECK_THROWS_WITH_AS(fit_with(o), doctest::Contains("positive label 42"), Error);
+  o = {};
+  o.l2 = 1e6f;
+  CHECK_THROWS_WITH_AS(fit_with(o), doctest::Contains("smaller l2"), Error);
+
+  auto one_class = ds;
+  one_class.labels.fill(1.0f);
+  Sgd<L2Svm, Float32, Cpu> sgd;
+  CHECK_THROWS_WITH_AS(sgd.fit(one_class), doctest::Contains("at least two classes"), Error);
+  CHECK_THROWS_WITH_AS((void)sgd.predict(ds), doctest::Contains("call fit()"), Error);
+
+  auto wrong_dim = synthetic(10, 6, 2, 1);
+  CHECK_THROWS_WITH_AS(sgd.fit(ds, wrong_dim), doctest::Contains("test set has 6 features"), Error);
+
+  data::Dataset empty;
+  CHECK_THROWS_WITH_AS(sgd.fit(empty), doctest::Contains("empty"), Error);
+
+  // A dimension the engine arithmetic cannot hold is refused before packing.
+  data::Dataset wide;
+  wide.source = "wide.libsvm";
+  wide.features = xt::zeros<float>({std::size_t{2}, (std::size_t{1} << 15) + 1});
+  wide.labels = {0.0f, 1.0f};
+  Options e;
+  e.arithmetic = Arithmetic::Engine;
+  Sgd<L2Svm, Quantized<1>, Cpu> wide_sgd(e);
+  CHECK_THROWS_WITH_AS(wide_sgd.fit(wide), doctest::Contains("exceeds the cpu backend's limit of 32768"), Error);
+
+  // Unscaled features: the quantizer names the row, feature and value.
+  auto unscaled = ds;
+  unscaled.features(4, 2) = 3.5f;
+  Sgd<L2Svm, Quantized<4>, Cpu> q4;
+  CHECK_THROWS_WITH_AS(q4.fit(unscaled), doctest::Contains("row 5, feature 2: value 3.5"), Error);
+}
+
+TEST_CASE("divergence stops training and keeps the last good model") {
+  auto ds = synthetic(300, 5, 0, 41);
+  for (auto& y : ds.labels) y *= 1e30f;
+  Options o;
+  o.step = 100.0f;
+  Sgd<LeastSquares, Float32, Cpu> sgd(o);
+  CHECK_THROWS_WITH_AS(sgd.fit(ds), doctest::Contains("diverged in epoch 1"), Error);
+}
