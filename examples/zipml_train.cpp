@@ -71,7 +71,7 @@ struct Settings {
   std::string arithmetic = "float";
   std::string order = "file";
   std::string scale = "rows";
-  std::string range = "0,1";
+  std::string range = "0..1";
   std::string data_dir = ZIPML_FASHION_MNIST_DIR;
   std::string train_file, test_file, train_labels, test_labels;
   std::string format = "auto";
@@ -215,13 +215,14 @@ int run(Settings& s) {
   const bool cls = s.model != "least-squares" || s.positive_label.has_value();
   fmt::print("\nsummary: {} {}, {} epochs, {} arithmetic, rounding {}\n", s.model, cls ? "(one-vs-rest)" : "(regression)",
              s.opt.epochs, s.arithmetic, s.rounding);
-  fmt::print("{:>9}  {:>12}  {:>14}  {:>16}  {:>10}\n", "precision", cls ? "test acc" : "test rmse", "final loss",
+  const std::string which = d.has_test ? "test " : "train ";
+  fmt::print("{:>9}  {:>12}  {:>14}  {:>16}  {:>10}\n", "precision", which + (cls ? "acc" : "rmse"), "final loss",
              "s/epoch (median)", "MB/epoch");
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& r : results) {
     const auto& last = r.history.epochs.back();
     const double metric = last.test_metric.value_or(last.train_metric);
-    fmt::print("{:>9}  {:>12.4f}  {:>14.6f}  {:>16.4f}  {:>10.1f}\n", r.precision, metric, last.train_loss,
+    fmt::print("{:>9}  {:>12.4f}  {:>14.6f}  {:>16.4f}  {:>10.3f}\n", r.precision, metric, last.train_loss,
                median_seconds(r.history), static_cast<double>(r.stream_bytes) / 1e6);
     nlohmann::json hist = nlohmann::json::array();
     for (const auto& e : r.history.epochs)
@@ -295,7 +296,7 @@ int main(int argc, char** argv) {
   app.add_flag("--requantize", s.opt.requantize, "A fresh stochastic quantization every epoch");
   app.add_option("--scale", s.scale, "Min-max scaling of the features: rows, columns or none")
       ->check(CLI::IsMember({"rows", "columns", "none"}));
-  app.add_option("--range", s.range, "Feature range after scaling: 0,1 or -1,1")->check(CLI::IsMember({"0,1", "-1,1"}));
+  app.add_option("--range", s.range, "Feature range after scaling: 0..1 or -1..1")->check(CLI::IsMember({"0..1", "-1..1"}));
   app.add_option("--data-dir", s.data_dir, "Fashion-MNIST folder (Debian package dataset-fashion-mnist)");
   app.add_option("--train", s.train_file, "Training data: a LIBSVM file, or IDX images (with --train-labels)");
   app.add_option("--train-labels", s.train_labels, "IDX labels of the training images");
@@ -318,7 +319,7 @@ int main(int argc, char** argv) {
     s.opt.order = s.order == "file"      ? zipml::Order::File
                   : s.order == "shuffle" ? zipml::Order::Shuffle
                                          : zipml::Order::ShuffleEachEpoch;
-    s.opt.range = s.range == "0,1" ? zipml::data::Range::ZeroOne : zipml::data::Range::MinusOneOne;
+    s.opt.range = s.range == "0..1" ? zipml::data::Range::ZeroOne : zipml::data::Range::MinusOneOne;
     s.opt.positive_label = s.positive_label;
     return run(s);
   } catch (const std::exception& e) {
