@@ -71,6 +71,7 @@ struct Settings {
   std::string arithmetic = "float";
   std::string order = "file";
   std::string scale = "rows";
+  std::string scale_labels = "none";
   std::string range = "0..1";
   std::string data_dir = ZIPML_FASHION_MNIST_DIR;
   std::string train_file, test_file, train_labels, test_labels;
@@ -137,6 +138,13 @@ Data load(const Settings& s) {
     scaler.fit(d.train, range, s.scale == "rows" ? data::Axis::Rows : data::Axis::Columns);
     scaler.apply(d.train);
     if (d.has_test) scaler.apply(d.test);
+  }
+  if (s.scale_labels != "none") {
+    // Regression targets min-max scaled with the training set's range (RMSE is then in scaled units).
+    const auto r = s.scale_labels == "0..1" ? data::Range::ZeroOne : data::Range::MinusOneOne;
+    const data::LabelScaler ls = data::scale_labels(d.train, r);
+    if (d.has_test)
+      for (auto& y : d.test.labels) y = ls.to_scaled(y);
   }
   return d;
 }
@@ -297,6 +305,8 @@ int main(int argc, char** argv) {
   app.add_option("--scale", s.scale, "Min-max scaling of the features: rows, columns or none")
       ->check(CLI::IsMember({"rows", "columns", "none"}));
   app.add_option("--range", s.range, "Feature range after scaling: 0..1 or -1..1")->check(CLI::IsMember({"0..1", "-1..1"}));
+  app.add_option("--scale-labels", s.scale_labels, "Regression: min-max scale the labels to none, 0..1 or -1..1")
+      ->check(CLI::IsMember({"none", "0..1", "-1..1"}));
   app.add_option("--data-dir", s.data_dir, "Fashion-MNIST folder (Debian package dataset-fashion-mnist)");
   app.add_option("--train", s.train_file, "Training data: a LIBSVM file, or IDX images (with --train-labels)");
   app.add_option("--train-labels", s.train_labels, "IDX labels of the training images");

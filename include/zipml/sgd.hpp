@@ -93,6 +93,7 @@ class Sgd {
                   " (with bias) exceeds the " + std::string(BackendT::name) + " backend's limit of " +
                   std::to_string(max_dim) + " for the " + std::string(to_string(options_.arithmetic)) + " arithmetic");
     setup_lanes(train);
+    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(train);
     stream::PackOptions pack_opt;
     pack_opt.range = options_.range;
     pack_opt.double_sampled = options_.double_sampling;
@@ -233,6 +234,16 @@ class Sgd {
       throw Error("step x l2 = " + std::to_string(static_cast<double>(o.step) * o.l2) +
                   " shrinks the model by half or more per sample: use a smaller l2");
     if (o.epochs > 0xffffffffu) throw Error("epochs do not fit the stream's 32-bit field");
+  }
+
+  //! Regression targets enter the engine as Q9.23 words: |b| must stay below 256.
+  static void check_engine_labels(const data::Dataset& ds) {
+    for (std::size_t i = 0; i < ds.size(); ++i) {
+      const float b = ds.labels(i);
+      if (!(b >= -256.0f && b < 256.0f))
+        throw Error(detail::name_of(ds) + ": row " + std::to_string(i + 1) + ": label " + std::to_string(b) +
+                    " is outside the engine's Q9.23 range [-256, 256): scale the labels");
+    }
   }
 
   void setup_lanes(const data::Dataset& train) {

@@ -259,3 +259,16 @@ TEST_CASE("divergence stops training and keeps the last good model") {
   Sgd<LeastSquares, Float32, Cpu> sgd(o);
   CHECK_THROWS_WITH_AS(sgd.fit(ds), doctest::Contains("diverged in epoch 1"), Error);
 }
+
+TEST_CASE("regression labels the engine cannot hold are refused") {
+  auto ds = synthetic(50, 4, 0, 43);
+  ds.source = "years.libsvm";
+  ds.labels(7) = 2001.0f;
+  Options o;
+  o.arithmetic = Arithmetic::Engine;
+  Sgd<LeastSquares, Quantized<8>, Cpu> sgd(o);
+  CHECK_THROWS_WITH_AS(sgd.fit(ds), doctest::Contains("years.libsvm: row 8: label 2001"), Error);
+  o.arithmetic = Arithmetic::Float; // the float model has no such limit
+  Sgd<LeastSquares, Quantized<8>, Cpu> float_sgd(o);
+  CHECK_NOTHROW(float_sgd.fit(ds));
+}

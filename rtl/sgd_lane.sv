@@ -1,0 +1,233 @@
+// zipml — one model lane: its model memories, updater, dot product and gradient unit.
+//
+// The engine drives every lane with the same beats (docs/RTL.md, "pipeline"):
+//   c0  rd_i reads model line rd_line_i from both RAMs (the model and the mini-batch snapshot);
+//       take_g_i (first beat of a row that applies an update) takes the oldest queued G;
+//   c1  the line enters the updater with the update copy's features upd_a_i;
+//   c3  the updated line is written back (wr_i, wr_snap_i) and, or the snapshot line
+//       (use_snap_i), goes to the dot product with the row's features dot_a_i.
+// Labels arrive as their float32 bits and their Q9.23 value; the lane binarizes against its
+// own positive label. A row's exact dot sum and its label make one gradient G, queued (two
+// entries) until the row two rows later applies it.
+module sgd_lane #(
+  parameter int PRECISION = 32,
+  // model lines (feature words per copy) the memories hold
+  parameter int LINES = 2048,
+  // bits of a line index, $clog2(LINES) (at least 1)
+  parameter int LINE_W = 11,
+  parameter int V = (PRECISION == 32) ? 2 : 64 / PRECISION,
+  parameter int AW = (PRECISION == 32) ? 18 : PRECISION + 1
+) (
+  input  logic              clk,
+  input  logic              rst_n,
+  // configuration
+  input  logic [31:0]       lambda_i,
+  input  logic [4:0]        frac_i,
+  input  logic [1:0]        loss_i,
+  input  logic [31:0]       step_i,
+  input  logic [31:0]       step_pos_i,
+  input  logic [31:0]       step_neg_i,
+  input  logic [6:0]        halvings_i,
+  input  logic              binarize_i,
+  input  logic [31:0]       positive_i,     // float32 bits of this lane's positive label
+  // c0
+  input  logic              rd_i,
+  input  logic [LINE_W-1:0] rd_line_i,
+  input  logic              take_g_i,
+  // c1
+  input  logic              upd_valid_i,
+  input  logic              upd_apply_i,
+  input  logic [V*AW-1:0]   upd_a_i,
+  output logic [32*V-1:0]   model_o,        // the model line read at c0
+  // c3
+  input  logic              wr_i,
+  input  logic              wr_snap_i,
+  input  logic [LINE_W-1:0] wr_line_i,
+  input  logic              use_snap_i,
+  input  logic              dot_valid_i,
+  input  logic              dot_last_i,
+  input  logic [V*AW-1:0]   dot_a_i,
+  // zeroing the memories
+  input  logic              clear_i,
+  input  logic [LINE_W-1:0] clear_line_i,
+  // labels
+  input  logic              label_valid_i,
+  input  logic [31:0]       label_bits_i,
+  input  logic [31:0]       label_fixed_i,
+  // a gradient is queued
+  output logic              g_ready_o
+);
+
+  localparam logic [31:0] ONE = 32'h0080_0000;
+
+  // ---- memories ----
+  logic [32*V-1:0] main_rd, snap_rd, updated;
+  logic            ram_we, snap_we;
+  logic [LINE_W-1:0] ram_waddr;
+  logic [32*V-1:0] ram_wdata;
+
+  assign ram_we    = clear_i || wr_i;
+  assign snap_we   = clear_i || wr_snap_i;
+  assign ram_waddr = clear_i ? clear_line_i : wr_line_i;
+  assign ram_wdata = clear_i ? '0 : updated;
+
+  sdp_ram #(.WIDTH(32 * V), .DEPTH(LINES), .ADDR_W(LINE_W)) u_model (
+    .clk     (clk),
+    .we_i    (ram_we),
+    .waddr_i (ram_waddr),
+    .wdata_i (ram_wdata),
+    .re_i    (rd_i),
+    .raddr_i (rd_line_i),
+    .rdata_o (main_rd)
+  );
+
+  sdp_ram #(.WIDTH(32 * V), .DEPTH(LINES), .ADDR_W(LINE_W)) u_snapshot (
+    .clk     (clk),
+    .we_i    (snap_we),
+    .waddr_i (ram_waddr),
+    .wdata_i (ram_wdata),
+    .re_i    (rd_i),
+    .raddr_i (rd_line_i),
+    .rdata_o (snap_rd)
+  );
+
+  assign model_o = main_rd;
+
+  // ---- gradient queue and the gradient of the row being applied ----
+  logic [24:0] gq_q [0:1];
+  logic [1:0]  gq_count_q;
+  logic [24:0] g_cur_q;
+  logic        g_push, g_pop;
+  logic [24:0] g_new;
+
+  assign g_pop     = take_g_i;
+  assign g_ready_o = gq_count_q != 2'd0;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      gq_count_q <= '0;
+    end else begin
+      gq_count_q <= gq_count_q + 2'(g_push) - 2'(g_pop);
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (g_pop) begin
+      g_cur_q  <= gq_q[0];
+      gq_q[0]  <= gq_q[1];
+    end
+    if (g_push) begin
+      // the free entry: 0 when empty (or emptied by this pop), else 1
+      if (gq_count_q - 2'(g_pop) == 2'd0) gq_q[0] <= g_new;
+      else gq_q[1] <= g_new;
+    end
+  end
+
+  // ---- updater: c1 -> c3 ----
+  logic upd_out_valid;
+
+  model_updater #(.PRECISION(PRECISION)) u_updater (
+    .clk         (clk),
+    .rst_n       (rst_n),
+    .lambda_i    (lambda_i),
+    .frac_i      (frac_i),
+    .in_valid_i  (upd_valid_i),
+    .in_apply_i  (upd_apply_i),
+    .in_x_i      (main_rd),
+    .in_a_i      (upd_a_i),
+    .in_g_i      (g_cur_q),
+    .out_valid_o (upd_out_valid),
+    .out_x_o     (updated)
+  );
+
+  logic [32*V-1:0] snap2_q, snap3_q;
+  always_ff @(posedge clk) begin
+    snap2_q <= snap_rd;
+    snap3_q <= snap2_q;
+  end
+
+  // ---- dot product: c3 -> sum ----
+  logic        dot_in_ready, dot_out_valid, dot_out_ready;
+  logic [63:0] dot_sum;
+
+  dot_product #(.PRECISION(PRECISION)) u_dot (
+    .clk         (clk),
+    .rst_n       (rst_n),
+    .in_valid_i  (dot_valid_i),
+    .in_ready_o  (dot_in_ready),
+    .in_x_i      (use_snap_i ? snap3_q : updated),
+    .in_a_i      (dot_a_i),
+    .in_last_i   (dot_last_i),
+    .out_valid_o (dot_out_valid),
+    .out_ready_i (dot_out_ready),
+    .out_sum_o   (dot_sum)
+  );
+
+  // ---- labels: a two-entry queue (at most two rows' labels wait for their sums) ----
+  logic [31:0] lq_q [0:1];
+  logic [1:0]  lq_count_q;
+  logic        l_push, l_pop;
+  logic [31:0] l_new;
+
+  assign l_push = label_valid_i;
+  assign l_new  = !binarize_i ? label_fixed_i :
+                  (label_bits_i == positive_i) ? ONE : 32'd0 - ONE;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      lq_count_q <= '0;
+    end else begin
+      lq_count_q <= lq_count_q + 2'(l_push) - 2'(l_pop);
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (l_pop) lq_q[0] <= lq_q[1];
+    if (l_push) begin
+      if (lq_count_q - 2'(l_pop) == 2'd0) lq_q[0] <= l_new;
+      else lq_q[1] <= l_new;
+    end
+  end
+
+  // ---- gradient unit: (sum, label) -> G ----
+  logic grad_in_valid, grad_in_ready, grad_out_valid;
+
+  assign grad_in_valid = dot_out_valid && lq_count_q != 2'd0;
+  assign dot_out_ready = grad_in_ready && lq_count_q != 2'd0;
+  assign l_pop         = grad_in_valid && grad_in_ready;
+  assign g_push        = grad_out_valid;
+
+  gradient_unit u_gradient (
+    .clk         (clk),
+    .rst_n       (rst_n),
+    .frac_i      (frac_i),
+    .loss_i      (loss_i),
+    .step_i      (step_i),
+    .step_pos_i  (step_pos_i),
+    .step_neg_i  (step_neg_i),
+    .halvings_i  (halvings_i),
+    .in_valid_i  (grad_in_valid),
+    .in_ready_o  (grad_in_ready),
+    .in_sum_i    (dot_sum),
+    .in_label_i  (lq_q[0]),
+    .out_valid_o (grad_out_valid),
+    .out_ready_i (1'b1),           // the queue has room by construction (docs/RTL.md)
+    .out_g_o     (g_new)
+  );
+
+`ifdef VERILATOR
+  // the schedule's invariants; a violation is an engine bug
+  always_ff @(posedge clk) begin
+    if (rst_n) begin
+      if (dot_valid_i && !dot_in_ready) $error("sgd_lane: dot product beat dropped");
+      if (g_pop && gq_count_q == 2'd0) $error("sgd_lane: gradient taken from an empty queue");
+      if (g_push && !g_pop && gq_count_q == 2'd2) $error("sgd_lane: gradient queue overflow");
+      if (l_push && !l_pop && lq_count_q == 2'd2) $error("sgd_lane: label queue overflow");
+    end
+  end
+`endif
+
+  logic unused_valid;
+  assign unused_valid = upd_out_valid;
+
+endmodule
