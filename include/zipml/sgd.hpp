@@ -22,6 +22,7 @@
 #include "zipml/concepts.hpp"
 #include "zipml/data/dataset.hpp"
 #include "zipml/error.hpp"
+#include "zipml/linear_model.hpp"
 #include "zipml/options.hpp"
 #include "zipml/random.hpp"
 #include "zipml/stream/packer.hpp"
@@ -116,7 +117,7 @@ class Sgd {
     History h;
     h.metric = is_classification() ? "accuracy" : "rmse";
     h.initial_loss = evaluate(train).loss;
-    auto last_good = weights_;
+    auto last_good = linear_;
     for (std::size_t e = 0; e < options_.epochs; ++e) {
       EpochStats st;
       st.epoch = e + 1;
@@ -136,12 +137,12 @@ class Sgd {
       refresh_weights();
       const Evaluation ev = evaluate(train);
       if (!std::isfinite(ev.loss)) {
-        weights_ = last_good;
+        linear_ = std::move(last_good);
         throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + std::to_string(ev.loss) +
                     "): try a smaller step than " + std::to_string(options_.step) +
                     "; the model of the last good epoch is kept");
       }
-      last_good = weights_;
+      last_good = linear_;
       st.train_loss = ev.loss;
       st.train_metric = ev.metric;
       if (test != nullptr) st.test_metric = evaluate(*test).metric;
@@ -153,23 +154,14 @@ class Sgd {
 
   //! Decision values: N x K (one column per lane).
   [[nodiscard]] xt::xtensor<float, 2> decision(const data::Dataset& ds) const {
-    check_trained(ds);
-    const std::size_t n = ds.size(), d = ds.dim(), k = weights_.shape(0);
-    xt::xtensor<float, 2> out = xt::zeros<float>({n, k});
-    const float* f = ds.features.data();
-    parallel_rows(n, [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i)
-        for (std::size_t l = 0; l < k; ++l) out(i, l) = arith::dot(f + i * d, weights_.data() + l * d, d);
-    });
-    return out;
+    check_trained();
+    return linear_.decision(ds, options_.threads);
   }
 
   //! Predicted labels (classification: a class of the training set) or values (regression).
   [[nodiscard]] xt::xtensor<float, 1> predict(const data::Dataset& ds) const {
-    const auto dec = decision(ds);
-    xt::xtensor<float, 1> out = xt::zeros<float>({ds.size()});
-    for (std::size_t i = 0; i < ds.size(); ++i) out(i) = label_from(dec, i);
-    return out;
+    check_trained();
+    return linear_.predict(ds);
   }
 
   //! Accuracy (classification) or RMSE (regression) on `ds`.
@@ -178,7 +170,9 @@ class Sgd {
   [[nodiscard]] double loss(const data::Dataset& ds) const { return evaluate(ds).loss; }
 
   //! K x d weights (K = lanes), as floats.
-  [[nodiscard]] const xt::xtensor<float, 2>& weights() const noexcept { return weights_; }
+  [[nodiscard]] const xt::xtensor<float, 2>& weights() const noexcept { return linear_.weights(); }
+  //! The trained model on its own (predict, score; what a saved model holds).
+  [[nodiscard]] const LinearModel& linear_model() const noexcept { return linear_; }
   //! The raw model words (engine arithmetic): K x d Q9.23 integers.
   [[nodiscard]] const ModelState& state() const noexcept { return state_; }
   //! The labels the lanes stand for (classification), in lane order.
@@ -199,15 +193,6 @@ class Sgd {
 
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
-
-  template <class F>
-  void parallel_rows(std::size_t n, F&& f) const {
-    unsigned t = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    t = static_cast<unsigned>(std::min<std::size_t>(t, std::max<std::size_t>(1, n / 2048)));
-    if (t <= 1) return f(std::size_t{0}, n);
-    std::vector<std::jthread> pool;
-    for (unsigned i = 0; i < t; ++i) pool.emplace_back([&, i] { f(n * i / t, n * (i + 1) / t); });
   }
 
   [[nodiscard]] std::size_t max_dimension() const noexcept {
@@ -315,32 +300,14 @@ class Sgd {
   }
 
   void refresh_weights() {
-    weights_ = xt::zeros<float>({state_.lanes, state_.dim});
+    xt::xtensor<float, 2> w = xt::zeros<float>({state_.lanes, state_.dim});
     for (std::size_t l = 0; l < state_.lanes; ++l)
-      for (std::size_t j = 0; j < state_.dim; ++j) weights_(l, j) = state_.weight(l, j);
+      for (std::size_t j = 0; j < state_.dim; ++j) w(l, j) = state_.weight(l, j);
+    linear_ = LinearModel(std::move(w), is_classification(), classes_for_lanes_, all_classes_);
   }
 
-  void check_trained(const data::Dataset& ds) const {
-    if (weights_.size() == 0) throw Error("Sgd: call fit() before predicting");
-    if (ds.dim() != weights_.shape(1))
-      throw Error(detail::name_of(ds) + ": " + std::to_string(ds.dim()) + " features (with bias), the model has " +
-                  std::to_string(weights_.shape(1)));
-  }
-
-  [[nodiscard]] float label_from(const xt::xtensor<float, 2>& dec, std::size_t i) const {
-    const std::size_t k = dec.shape(1);
-    if (!is_classification()) return dec(i, 0);
-    if (k == 1) {
-      const float p = classes_for_lanes_.front();
-      if (dec(i, 0) > 0.0f) return p;
-      // The other class when there are two, else -1 ("rest").
-      if (all_classes_.size() == 2) return all_classes_[0] == p ? all_classes_[1] : all_classes_[0];
-      return -1.0f;
-    }
-    std::size_t best = 0;
-    for (std::size_t l = 1; l < k; ++l)
-      if (dec(i, l) > dec(i, best)) best = l;
-    return classes_for_lanes_[best];
+  void check_trained() const {
+    if (linear_.empty()) throw Error("Sgd: call fit() before predicting");
   }
 
   [[nodiscard]] Evaluation evaluate(const data::Dataset& ds) const {
@@ -354,12 +321,7 @@ class Sgd {
         loss += model_.loss(dec(i, l), b);
       }
       if (is_classification()) {
-        if (k == 1) {
-          const bool pos = y == classes_for_lanes_.front();
-          metric += (dec(i, 0) > 0.0f) == pos ? 1.0 : 0.0; // dot == 0 counts as a miss for +1
-        } else {
-          metric += label_from(dec, i) == y ? 1.0 : 0.0;
-        }
+        metric += linear_.correct(dec, i, y) ? 1.0 : 0.0;
       } else {
         const double e = static_cast<double>(dec(i, 0)) - y;
         metric += e * e;
@@ -369,7 +331,7 @@ class Sgd {
     if (job_.config.lambda_shift < 32) {
       const double lambda = std::ldexp(1.0, -static_cast<int>(job_.config.lambda_shift)) / options_.step;
       double sq = 0.0;
-      for (float w : weights_) sq += static_cast<double>(w) * w;
+      for (float w : linear_.weights()) sq += static_cast<double>(w) * w;
       loss += 0.5 * lambda * sq;
     }
     metric = is_classification() ? metric / static_cast<double>(n) : std::sqrt(metric / static_cast<double>(n));
@@ -383,7 +345,7 @@ class Sgd {
   stream::PackedStream packed_;
   TrainJob job_;
   ModelState state_;
-  xt::xtensor<float, 2> weights_;
+  LinearModel linear_;
   std::vector<float> all_classes_;
   std::vector<float> classes_for_lanes_;
   bool lanes_binarized_ = false;

@@ -7,6 +7,7 @@
 #include "zipml/backend.hpp"
 #include "zipml/concepts.hpp"
 #include "zipml/data.hpp"
+#include "zipml/linear_model.hpp"
 #include "zipml/error.hpp"
 #include "zipml/model/l2svm.hpp"
 #include "zipml/model/least_squares.hpp"

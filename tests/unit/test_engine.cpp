@@ -132,14 +132,21 @@ void ref_engine_epoch(const Config& c, const std::vector<float>& lane_labels, co
     return std::pair<std::int64_t, int>{(b & 0x7fffff) | 0x800000, 150 - static_cast<int>((b >> 23) & 0xff)};
   };
   const std::int64_t m = c.minibatch_mask;
+  // Both copies of every row, decoded once (the same for every lane).
+  std::vector<std::vector<std::int64_t>> copy1(rows), copy2(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const Word* row = words.data() + i * l.row();
+    copy1[i] = ref_decode(row, l);
+    copy2[i] = l.ds ? ref_decode(row + l.fw(), l) : copy1[i];
+  }
   for (std::size_t lane = 0; lane < lanes; ++lane) {
     // hist[i + 1] = x^(i); hist[0] = x^(-1).
     std::vector<std::vector<std::int64_t>> hist(rows + 1, std::vector<std::int64_t>(d));
     for (std::size_t j = 0; j < d; ++j) hist[0][j] = x[lane * d + j];
     for (std::size_t i = 0; i < rows; ++i) {
       const Word* row = words.data() + i * l.row();
-      const auto a1 = ref_decode(row, l);
-      const auto a2 = l.ds ? ref_decode(row + l.fw(), l) : a1;
+      const auto& a1 = copy1[i];
+      const auto& a2 = copy2[i];
       const auto label_bits = static_cast<std::uint32_t>(row[l.row() - 1]);
       std::int64_t b;
       if (lane_labels.empty()) {
@@ -211,13 +218,19 @@ void ref_float_epoch(const Config& c, const std::vector<float>& lane_labels, con
     }
     return v;
   };
+  std::vector<std::vector<double>> copy1(rows), copy2(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const Word* row = words.data() + i * l.row();
+    copy1[i] = values(row);
+    copy2[i] = l.ds ? values(row + l.fw()) : copy1[i];
+  }
   for (std::size_t lane = 0; lane < lanes; ++lane) {
     std::vector<std::vector<double>> hist(rows + 1, std::vector<double>(d));
     for (std::size_t j = 0; j < d; ++j) hist[0][j] = x[lane * d + j];
     for (std::size_t i = 0; i < rows; ++i) {
       const Word* row = words.data() + i * l.row();
-      const auto a1 = values(row);
-      const auto a2 = l.ds ? values(row + l.fw()) : a1;
+      const auto& a1 = copy1[i];
+      const auto& a2 = copy2[i];
       const auto bits = static_cast<std::uint32_t>(row[l.row() - 1]);
       const double b = lane_labels.empty() ? static_cast<double>(std::bit_cast<float>(bits))
                                            : (bits == std::bit_cast<std::uint32_t>(lane_labels[lane]) ? 1.0 : -1.0);
@@ -447,6 +460,7 @@ Totals run_all(Arithmetic arithmetic, std::uint64_t base_seed) {
             for (bool decay : {false, true})
               for (int lanes : {1, 3})
                 for (unsigned threads : {1u, 2u}) {
+                  if (lanes == 1 && threads == 2) continue; // the same as one thread
                   Case cs;
                   cs.seed = base_seed + k++;
                   cs.model = model;

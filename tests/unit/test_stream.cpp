@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -881,5 +882,51 @@ TEST_CASE("stream: packing errors name the place and the value") {
     o.engine_range = false;
     CHECK_NOTHROW((void)zipml::stream::pack<Float32>(big, o));
     CHECK_NOTHROW((void)zipml::stream::pack<Float32>(small, o));
+  }
+}
+
+// A word equal to a command constant is a command wherever it appears in the input stream
+// (docs/STREAM.md, ../shared/reference/zipml-pynq-stream.md), so a data word that happens to
+// equal one would be taken for a command by the RTL engine and the board (MAGIC1 even zeroes
+// the model). The host must never send such a word: pack() either refuses the data set with
+// zipml::Error or produces no command word in the data region.
+TEST_CASE("stream: no packed data word equals a command word") {
+  auto check_no_command = [](auto tag, const Dataset& ds, const PackOptions& o, const char* what) {
+    using P = decltype(tag);
+    INFO(std::string(what));
+    try {
+      const auto s = zipml::stream::pack<P>(ds, o);
+      for (std::size_t i = 0; i < s.words.size(); ++i) {
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "0x%016llx", static_cast<unsigned long long>(s.words[i]));
+        INFO("word ", i, " = ", std::string(hex));
+        CHECK_FALSE(is_command(s.words[i]));
+      }
+    } catch (const Error& e) {
+      MESSAGE("refused: ", e.what());
+    }
+  };
+  SUBCASE("Q=8 [-1,1]: features 8..15 = (-14, 13, 26, 15, 51, 4, -23, 57)/64 form MAGIC1") {
+    std::vector<float> f(16, 0.0f);
+    f[0] = 1.0f;
+    const int levels[8] = {-14, 13, 26, 15, 51, 4, -23, 57};
+    for (int k = 0; k < 8; ++k) f[static_cast<std::size_t>(8 + k)] = static_cast<float>(levels[k]) / 64.0f;
+    const auto ds = make_ds(1, 16, f, {0.0f});
+    PackOptions o;
+    o.range = Range::MinusOneOne;
+    check_no_command(Quantized<8>{}, ds, o, "q8 [-1,1]");
+  }
+  SUBCASE("Q=1: 64 binary features with THE_END's bit pattern (bit 0 = the bias)") {
+    std::vector<float> f(64);
+    for (std::size_t j = 0; j < 64; ++j) f[j] = static_cast<float>((kTheEnd >> j) & 1u);
+    REQUIRE(f[0] == 1.0f);
+    check_no_command(Quantized<1>{}, make_ds(1, 64, f, {1.0f}), PackOptions{}, "q1");
+  }
+  SUBCASE("float32: two features with THE_END's halves") {
+    const float v = std::bit_cast<float>(0xabcdabcdu); // about -1.46e-12: a finite, in-range value
+    check_no_command(Float32{}, make_ds(1, 4, {1.0f, 0.5f, v, v}, {1.0f}), PackOptions{}, "float32");
+    PackOptions o;
+    o.engine_range = true;
+    check_no_command(Float32{}, make_ds(1, 4, {1.0f, 0.5f, v, v}, {1.0f}), o, "float32, engine range");
   }
 }

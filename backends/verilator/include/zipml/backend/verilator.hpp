@@ -1,0 +1,340 @@
+// zipml — the Verilator backend: trains on a cycle-accurate simulation of the RTL engine.
+//
+// The SystemVerilog engine in rtl/ (sgd_engine), Verilated once per sample precision, gets
+// exactly the words the board's DMA would send: after a reset the configuration block
+// (stream::config_words) whose nine-word echo must equal stream::config_echo, then every epoch
+// the packed data words followed by THE_END, and it answers with the model. The words are the
+// same PackedStream the CPU backend trains on, so with Arithmetic::Engine both give the same
+// model bit for bit (tests/cosim).
+//
+// Several model lanes (one-vs-rest classes) run on one simulated engine per lane, each
+// configured with binarize = true and binarize_label = that lane's label: the engine's
+// multi-lane stream command is a later addition (docs/RTL.md).
+#ifndef ZIPML_BACKEND_VERILATOR_HPP
+#define ZIPML_BACKEND_VERILATOR_HPP
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "zipml/backend.hpp"
+#include "zipml/concepts.hpp"
+#include "zipml/error.hpp"
+#include "zipml/stream/format.hpp"
+#include "zipml/stream/packed.hpp"
+
+#include "zipml/backend/verilator/axis.hpp"
+#include "zipml/backend/verilator/harness.hpp"
+
+#include "Vsgd_engine_f32.h"
+#include "Vsgd_engine_q1.h"
+#include "Vsgd_engine_q2.h"
+#include "Vsgd_engine_q4.h"
+#include "Vsgd_engine_q8.h"
+
+#ifndef ZIPML_VERILATOR_MAX_DIM
+#define ZIPML_VERILATOR_MAX_DIM 4096 // rtl/meson.build passes the engines' MAX_DIM
+#endif
+
+namespace zipml {
+
+namespace verilator {
+
+//! The MAX_DIM the engines were Verilated with.
+inline constexpr std::size_t kMaxDim = ZIPML_VERILATOR_MAX_DIM;
+
+//! One-word answers of the engine (rtl/zipml_pkg.sv); a model answer is never shorter than 2.
+inline constexpr std::uint32_t kErrorNotConfigured = 0xEEEE0001u;
+inline constexpr std::uint32_t kErrorFraming = 0xEEEE0002u;
+//! The echo's precision field when the engine refuses a configuration for a reason other
+//! than the precision (a wrong precision echoes the engine's own code instead).
+inline constexpr std::uint32_t kPrecisionRefused = 7;
+
+[[nodiscard]] inline std::string describe_answer(std::uint32_t word) {
+  if (word == kErrorNotConfigured)
+    return "THE_END without a valid configuration (error word 0xEEEE0001)";
+  if (word == kErrorFraming) return "the word after the last row was not THE_END (framing error 0xEEEE0002)";
+  std::ostringstream os;
+  os << "an unexpected one-word answer 0x" << std::hex << word;
+  return os.str();
+}
+
+[[nodiscard]] inline std::string precision_name(unsigned code) {
+  switch (code) {
+    case 0: return "unstated";
+    case 1: return "float32";
+    case 2: return "1-bit";
+    case 3: return "2-bit";
+    case 4: return "4-bit";
+    case 5: return "8-bit";
+    default: return "code " + std::to_string(code);
+  }
+}
+
+//! A simulated engine of one precision, type-erased (one Verilated class per precision).
+class SimEngine {
+ public:
+  virtual ~SimEngine() = default;
+  //! rst_n low for a few cycles; the engine then zeroes its memories on its own.
+  virtual void reset() = 0;
+  //! See AxisDriver::exchange.
+  virtual Exchange exchange(std::span<const std::uint64_t> words, std::size_t packets, std::uint64_t max_cycles,
+                            std::uint64_t idle_after = 0) = 0;
+  //! Clock cycles simulated so far.
+  [[nodiscard]] virtual std::uint64_t cycles() const = 0;
+  //! 32 or Q: the precision the engine was built for.
+  [[nodiscard]] virtual unsigned bits() const = 0;
+};
+
+template <class Model, unsigned Bits>
+class SimEngineOf final : public SimEngine {
+ public:
+  SimEngineOf(const std::string& trace_path, StreamStalls stalls) : harness_(trace_path), driver_(harness_, stalls) {}
+  void reset() override { harness_.reset(); }
+  Exchange exchange(std::span<const std::uint64_t> words, std::size_t packets, std::uint64_t max_cycles,
+                    std::uint64_t idle_after) override {
+    return driver_.exchange(words, packets, max_cycles, idle_after);
+  }
+  [[nodiscard]] std::uint64_t cycles() const override { return harness_.cycles(); }
+  [[nodiscard]] unsigned bits() const override { return Bits; }
+
+ private:
+  Harness<Model> harness_;
+  AxisDriver<Model> driver_;
+};
+
+//! A simulated engine for `bits` (32, 1, 2, 4 or 8); throws zipml::Error otherwise.
+[[nodiscard]] inline std::unique_ptr<SimEngine> make_engine(unsigned bits, const std::string& trace_path = {},
+                                                            StreamStalls stalls = {}) {
+  switch (bits) {
+    case 32: return std::make_unique<SimEngineOf<Vsgd_engine_f32, 32>>(trace_path, stalls);
+    case 1: return std::make_unique<SimEngineOf<Vsgd_engine_q1, 1>>(trace_path, stalls);
+    case 2: return std::make_unique<SimEngineOf<Vsgd_engine_q2, 2>>(trace_path, stalls);
+    case 4: return std::make_unique<SimEngineOf<Vsgd_engine_q4, 4>>(trace_path, stalls);
+    case 8: return std::make_unique<SimEngineOf<Vsgd_engine_q8, 8>>(trace_path, stalls);
+    default: throw Error("verilator backend: no engine for " + std::to_string(bits) + "-bit samples");
+  }
+}
+
+//! The configuration lane `lane` of a job is sent: the lane's label binarized in the engine
+//! (one-vs-rest), or the labels as they are when the job has no lane labels (regression).
+[[nodiscard]] inline stream::Config lane_config(const TrainJob& job, std::size_t lane) {
+  stream::Config c = job.config;
+  if (job.lane_labels.empty()) {
+    c.binarize = false; // the engine arithmetic binarizes exactly when lane labels are given
+  } else {
+    c.binarize = true;
+    c.binarize_label = job.lane_labels[lane];
+  }
+  return c;
+}
+
+//! Why an echo differs from what was sent, in words.
+[[nodiscard]] inline std::string echo_mismatch(const stream::Config& sent, const std::array<std::uint32_t, 9>& expected,
+                                               const std::vector<OutBeat>& got, unsigned engine_bits) {
+  static constexpr std::array<std::string_view, 9> names = {
+      "lambda shift", "flags", "step x cost-", "step x cost+", "binarize label", "dimension", "samples", "epochs", "step"};
+  std::ostringstream os;
+  if (got.size() != 9) {
+    os << "the engine answered SEND_CONFIG with " << got.size() << " words instead of 9";
+    if (got.size() == 1) os << " (" << describe_answer(got[0].data) << ")";
+    return os.str();
+  }
+  if (!got[8].last) return "the echo's ninth word has no tlast";
+  const unsigned code = (got[1].data >> 21) & 7u;
+  const unsigned sent_code = static_cast<unsigned>(sent.precision);
+  if (code != sent_code) {
+    if (code == kPrecisionRefused) {
+      os << "the " << precision_name(stream::precision_code(engine_bits) == stream::PrecisionCode::Unstated
+                                         ? 0u
+                                         : static_cast<unsigned>(stream::precision_code(engine_bits)))
+         << " engine refused the configuration (precision field 7): it needs 1 <= d <= MAX_DIM ("
+         << kMaxDim << "), step factors 0 or in [2^-39, 2^8), no [-1, 1] range with 1-bit samples and "
+                       "no double sampling with float32 samples; d = "
+         << sent.dim;
+      return os.str();
+    }
+    os << "the engine is built for " << precision_name(code) << " samples and refused a "
+       << precision_name(sent_code) << " stream";
+    return os.str();
+  }
+  for (std::size_t i = 0; i < 9; ++i) {
+    if (got[i].data != expected[i]) {
+      os << "echo word " << i << " (" << names[i] << ") is 0x" << std::hex << got[i].data << ", expected 0x"
+         << expected[i];
+      return os.str();
+    }
+  }
+  return {};
+}
+
+} // namespace verilator
+
+//! Runs passes on the Verilated RTL engine (Arithmetic::Engine only).
+class Verilator {
+ public:
+  static constexpr std::string_view name = "verilator";
+  static constexpr bool supports(Arithmetic a) noexcept { return a == Arithmetic::Engine; }
+  //! The engines' MAX_DIM (features including the bias).
+  static std::size_t max_dim(Arithmetic) noexcept { return verilator::kMaxDim; }
+
+  //! Non-empty: write an FST waveform of the engine (lane k > 0: "<stem>-lane<k><ext>").
+  std::string trace_path;
+  //! Random idle input cycles and output back-pressure (tests).
+  verilator::StreamStalls stalls;
+
+  Verilator() = default;
+  explicit Verilator(std::string trace, verilator::StreamStalls s = {}) : trace_path(std::move(trace)), stalls(s) {}
+
+  template <ModelPolicy M>
+  void run_epoch(const M& /*model*/, const TrainJob& job, std::size_t epoch, ModelState& state) {
+    check_job(job, state);
+    const std::size_t k = job.lanes();
+    const auto& layout = job.data->layout;
+    if (epoch == 0 || !same_job(job)) {
+      if (epoch != 0)
+        throw Error("verilator backend: epoch " + std::to_string(epoch + 1) +
+                    " of a job the engine was not configured for; the model lives in the simulated "
+                    "engine, so training must start at epoch 1");
+      configure(job, state);
+    } else if (epoch != passes_) {
+      throw Error("verilator backend: epochs must run in order (expected epoch " + std::to_string(passes_ + 1) +
+                  ", got " + std::to_string(epoch + 1) + ")");
+    }
+    std::vector<std::uint64_t> words(job.data->words.begin(), job.data->words.end());
+    words.push_back(stream::command::kTheEnd);
+    const std::size_t d = layout.dim, padded = layout.padded_dim();
+    const std::uint64_t budget = 200000 + 64 * static_cast<std::uint64_t>(words.size()) + 16 * padded;
+    run_lanes(k, [&](std::size_t l) {
+      const auto ex = lanes_[l]->exchange(words, 1, budget);
+      const std::string where = "verilator backend (lane " + std::to_string(l) + ", epoch " + std::to_string(epoch + 1) + "): ";
+      if (ex.timed_out)
+        throw Error(where + "the engine did not write the model back within " + std::to_string(budget) + " cycles");
+      if (ex.beats.size() == 1)
+        throw Error(where + "the engine answered THE_END with " + verilator::describe_answer(ex.beats[0].data));
+      if (ex.beats.size() != padded || !ex.beats.back().last)
+        throw Error(where + "the engine answered THE_END with " + std::to_string(ex.beats.size()) +
+                    " words, expected " + std::to_string(padded) + " ending with tlast");
+      for (std::size_t j = 0; j < d; ++j) state.fixed[l * d + j] = static_cast<std::int32_t>(ex.beats[j].data);
+      if (l == 0) last_epoch_cycles_ = ex.cycles;
+    });
+    ++passes_;
+  }
+
+  //! Simulated clock cycles of the last epoch (lane 0: all lanes run the same schedule).
+  [[nodiscard]] std::uint64_t last_epoch_cycles() const noexcept { return last_epoch_cycles_; }
+  //! Simulated clock cycles since the first configuration (lane 0).
+  [[nodiscard]] std::uint64_t cycles() const { return lanes_.empty() ? 0 : lanes_[0]->cycles(); }
+
+ private:
+  static void check_job(const TrainJob& job, const ModelState& state) {
+    if (job.data == nullptr) throw Error("verilator backend: no packed data in the job");
+    if (job.arithmetic != Arithmetic::Engine)
+      throw Error("verilator backend runs only the engine arithmetic (the RTL computes it): use Arithmetic::Engine");
+    const auto& layout = job.data->layout;
+    const auto& c = job.config;
+    if (layout.dim > verilator::kMaxDim)
+      throw Error("verilator backend: dimension " + std::to_string(layout.dim) +
+                  " (with bias) exceeds the engine's MAX_DIM of " + std::to_string(verilator::kMaxDim));
+    if (layout.dim == 0) throw Error("verilator backend: dimension 0");
+    if (c.dim != layout.dim || c.samples != job.data->rows || c.double_sampled != layout.double_sampled ||
+        c.minus_one_one != layout.minus_one_one)
+      throw Error("verilator backend: the configuration (d, samples, range, double sampling) does not match the packed data");
+    if (job.data->words.size() != job.data->rows * layout.row_words())
+      throw Error("verilator backend: the packed data is not rows x row words long");
+    if (state.lanes != job.lanes() || state.dim != layout.dim || state.arithmetic != Arithmetic::Engine)
+      throw Error("verilator backend: model state does not match the job (lanes, dimension or arithmetic)");
+  }
+
+  [[nodiscard]] bool same_job(const TrainJob& job) const {
+    return !lanes_.empty() && configured_ == job.config && configured_labels_ == job.lane_labels &&
+           configured_layout_ == job.data->layout;
+  }
+
+  void configure(const TrainJob& job, const ModelState& state) {
+    for (std::int32_t w : state.fixed)
+      if (w != 0)
+        throw Error("verilator backend: the engine starts from the zero model (MAGIC1 zeroes it); "
+                    "the model state given to epoch 1 is not zero");
+    const std::size_t k = job.lanes();
+    const unsigned bits = job.data->layout.bits;
+    lanes_.clear();
+    for (std::size_t l = 0; l < k; ++l) lanes_.push_back(verilator::make_engine(bits, lane_trace(l), stalls_for(l)));
+    run_lanes(k, [&](std::size_t l) {
+      const stream::Config c = verilator::lane_config(job, l);
+      lanes_[l]->reset();
+      const auto words = stream::config_words(c);
+      const auto ex = lanes_[l]->exchange(words, 1, 200000);
+      if (ex.timed_out)
+        throw Error("verilator backend (lane " + std::to_string(l) + "): no answer to SEND_CONFIG within 200000 cycles");
+      const auto why = verilator::echo_mismatch(c, stream::config_echo(c), ex.beats, bits);
+      if (!why.empty()) throw Error("verilator backend (lane " + std::to_string(l) + "): " + why);
+    });
+    configured_ = job.config;
+    configured_labels_ = job.lane_labels;
+    configured_layout_ = job.data->layout;
+    passes_ = 0;
+  }
+
+  [[nodiscard]] std::string lane_trace(std::size_t l) const {
+    if (trace_path.empty() || l == 0) return trace_path;
+    const auto dot = trace_path.find_last_of('.');
+    const auto slash = trace_path.find_last_of('/');
+    const bool ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+    const std::string stem = ext ? trace_path.substr(0, dot) : trace_path;
+    return stem + "-lane" + std::to_string(l) + (ext ? trace_path.substr(dot) : std::string{});
+  }
+
+  [[nodiscard]] verilator::StreamStalls stalls_for(std::size_t l) const {
+    auto s = stalls;
+    s.seed += l;
+    return s;
+  }
+
+  //! f(lane) for every lane, lanes in parallel (each engine has its own Verilator context).
+  template <class F>
+  static void run_lanes(std::size_t k, F&& f) {
+    if (k == 1) {
+      f(std::size_t{0});
+      return;
+    }
+    const unsigned t = std::max(1u, std::min<unsigned>(static_cast<unsigned>(k), std::thread::hardware_concurrency()));
+    std::vector<std::exception_ptr> errors(k);
+    {
+      std::vector<std::jthread> pool;
+      for (unsigned i = 0; i < t; ++i)
+        pool.emplace_back([&, i] {
+          for (std::size_t l = i; l < k; l += t) {
+            try {
+              f(l);
+            } catch (...) {
+              errors[l] = std::current_exception();
+            }
+          }
+        });
+    }
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
+
+  std::vector<std::unique_ptr<verilator::SimEngine>> lanes_;
+  stream::Config configured_;
+  std::vector<float> configured_labels_;
+  stream::Layout configured_layout_;
+  std::size_t passes_ = 0;
+  std::uint64_t last_epoch_cycles_ = 0;
+};
+
+static_assert(Backend<Verilator>);
+
+} // namespace zipml
+
+#endif
