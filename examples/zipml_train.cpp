@@ -3,11 +3,10 @@
 //
 // With no arguments: a 10-class L2-SVM (one-vs-rest, C+ = 1, C- = 1.5), rows scaled to [0, 1],
 // step 2^-12, 10 epochs, at float32 and Q = 8, 4, 2, 1 — the original ZipML-PYNQ MNIST settings.
+// Every option is described in docs/OPTIONS.md (and by --help).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,16 +16,22 @@
 #include <boost/hana.hpp>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+#include <xtensor/xnpy.hpp>
 
+#include "cli/common.hpp"
+#include "cli/plot.hpp"
+#include "cli/progress.hpp"
+#include "zipml/io/model_file.hpp"
 #include "zipml/zipml.hpp"
 
 namespace hana = boost::hana;
-using namespace std::string_view_literals;
+namespace fs = std::filesystem;
+namespace cli = zipml::cli;
 
 namespace {
 
-// The compile-time maps from the names users type to the policy types: adding a model or a
-// precision is one line here, and no switch ladder has to follow.
+// The compile-time maps from the names users type to the policy types: adding a model, a
+// precision or a backend is one line here, and no switch ladder has to follow.
 constexpr auto kModels = hana::make_tuple(
     hana::make_pair(BOOST_HANA_STRING("l2svm"), hana::type_c<zipml::L2Svm>),
     hana::make_pair(BOOST_HANA_STRING("logistic"), hana::type_c<zipml::Logistic>),
@@ -41,7 +46,20 @@ constexpr auto precisions_with() {
 }
 constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<zipml::Nearest>),
                                              hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<zipml::Stochastic>));
+// The backends built into this program. The Verilator backend plugs in here as
+//   hana::make_pair(BOOST_HANA_STRING("verilator"), hana::type_c<zipml::Verilator>)
+// once examples/meson.build links it (and then leaves kComingBackends).
 constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>));
+
+//! Backends users may ask for that this program does not have yet, and what to do instead.
+struct ComingBackend {
+  std::string_view name, message;
+};
+constexpr ComingBackend kComingBackends[] = {
+    {"verilator", "the Verilator backend is not built into zipml-train yet (the RTL engine runs in the cosim tests); "
+                  "use --backend cpu, whose --arithmetic engine computes the same model bit for bit"},
+    {"pynq", "the PYNQ board backend is not available yet; use --backend cpu"},
+};
 
 //! Calls f(type_c<T>) for the entry of `map` named `name`; false if there is none.
 template <class Map, class F>
@@ -54,6 +72,11 @@ bool dispatch(const Map& map, std::string_view name, F&& f) {
     }
   });
   return found;
+}
+
+template <class Map>
+bool contains(const Map& map, std::string_view name) {
+  return dispatch(map, name, [](auto) {});
 }
 
 template <class Map>
@@ -76,7 +99,7 @@ struct Settings {
   std::string data_dir = ZIPML_FASHION_MNIST_DIR;
   std::string train_file, test_file, train_labels, test_labels;
   std::string format = "auto";
-  std::string summary;
+  std::string summary, history, plot, save, export_npy;
   std::size_t train_limit = 0, test_limit = 0;
   float cost_pos = 1.0f, cost_neg = 1.5f;
   std::optional<float> positive_label;
@@ -88,17 +111,53 @@ struct RunResult {
   std::string precision;
   zipml::History history;
   std::size_t stream_bytes = 0; //!< packed bytes sent per epoch
+  std::string saved, npy;       //!< files written for this precision
 };
 
 struct Data {
   zipml::data::Dataset train, test;
   bool has_test = false;
   std::string description;
+  std::optional<zipml::data::MinMaxScaler> scaler;      //!< saved with the model
+  std::optional<zipml::data::LabelScaler> label_scaler; //!< saved with the model
 };
 
+//! The data files a run reads: no output may overwrite them.
+std::vector<fs::path> inputs_of(const Settings& s) {
+  if (s.train_file.empty()) return cli::fashion_mnist_files(s.data_dir);
+  return {s.train_file, s.train_labels, s.test_file, s.test_labels};
+}
 
-bool looks_idx(const std::string& path) {
-  return path.find("idx") != std::string::npos || path.find("ubyte") != std::string::npos;
+//! Every name the user typed, checked before any data is read.
+void check_names(const Settings& s) {
+  if (!contains(kModels, s.model)) throw zipml::Error("unknown model '" + s.model + "': choose " + names(kModels));
+  if (!contains(kBackends, s.backend)) {
+    for (const auto& b : kComingBackends)
+      if (s.backend == b.name) throw zipml::Error(fmt::format("--backend {}: {}", b.name, b.message));
+    throw zipml::Error("unknown backend '" + s.backend + "': choose " + names(kBackends) +
+                       " (verilator and pynq are coming)");
+  }
+  if (!contains(kRoundings, s.rounding)) throw zipml::Error("unknown rounding '" + s.rounding + "': choose " + names(kRoundings));
+  if (s.precisions.empty()) throw zipml::Error("--precision: name at least one precision");
+  for (const auto& p : s.precisions) {
+    if (p != "float32" && !contains(precisions_with<zipml::Nearest>(), p))
+      throw zipml::Error("unknown precision '" + p + "': choose float32, " + names(precisions_with<zipml::Nearest>()));
+    if (std::count(s.precisions.begin(), s.precisions.end(), p) > 1)
+      throw zipml::Error("--precision names '" + p + "' twice");
+  }
+}
+
+//! Every file the run will write, checked before training.
+std::vector<cli::Output> outputs_of(const Settings& s) {
+  std::vector<cli::Output> out;
+  for (const auto& p : s.precisions) {
+    if (!s.save.empty()) out.push_back({"--save", cli::for_precision(s.save, p, s.precisions.size())});
+    if (!s.export_npy.empty()) out.push_back({"--export-npy", cli::for_precision(s.export_npy, p, s.precisions.size())});
+  }
+  if (!s.summary.empty()) out.push_back({"--summary", s.summary});
+  if (!s.history.empty()) out.push_back({"--history", s.history});
+  if (!s.plot.empty()) out.push_back({"--plot", s.plot});
+  return out;
 }
 
 Data load(const Settings& s) {
@@ -111,70 +170,89 @@ Data load(const Settings& s) {
     d.has_test = true;
     d.description = "Fashion-MNIST (" + s.data_dir + ")";
   } else {
-    const bool idx = s.format == "idx" || (s.format == "auto" && looks_idx(s.train_file));
-    if (idx) {
-      if (s.train_labels.empty())
-        throw zipml::Error("IDX training images " + s.train_file + " need --train-labels FILE");
-      d.train = data::read_idx(s.train_file, s.train_labels, s.train_limit);
-      if (!s.test_file.empty()) {
-        if (s.test_labels.empty()) throw zipml::Error("IDX test images " + s.test_file + " need --test-labels FILE");
-        d.test = data::read_idx(s.test_file, s.test_labels, s.test_limit);
-        d.has_test = true;
-      }
-    } else {
-      d.train = data::read_libsvm(s.train_file, {.limit = s.train_limit});
-      if (!s.test_file.empty()) {
-        d.test = data::read_libsvm(s.test_file, {.limit = s.test_limit, .num_features = d.train.dim() - 1});
-        d.has_test = true;
-      }
+    d.train = cli::read_data(s.train_file, s.train_labels, s.format, s.train_limit, 0, "--train-labels");
+    if (!s.test_file.empty()) {
+      d.test = cli::read_data(s.test_file, s.test_labels, s.format, s.test_limit, d.train.dim() - 1, "--test-labels");
+      d.has_test = true;
     }
     d.description = s.train_file;
   }
   data::validate(d.train);
   if (d.has_test) data::validate(d.test);
-  const data::Range range = s.opt.range;
   if (s.scale != "none") {
     data::MinMaxScaler scaler;
-    scaler.fit(d.train, range, s.scale == "rows" ? data::Axis::Rows : data::Axis::Columns);
+    scaler.fit(d.train, s.opt.range, s.scale == "rows" ? data::Axis::Rows : data::Axis::Columns);
     scaler.apply(d.train);
     if (d.has_test) scaler.apply(d.test);
+    d.scaler = scaler;
   }
   if (s.scale_labels != "none") {
     // Regression targets min-max scaled with the training set's range (RMSE is then in scaled units).
     const auto r = s.scale_labels == "0..1" ? data::Range::ZeroOne : data::Range::MinusOneOne;
-    const data::LabelScaler ls = data::scale_labels(d.train, r);
+    d.label_scaler = data::scale_labels(d.train, r);
     if (d.has_test)
-      for (auto& y : d.test.labels) y = ls.to_scaled(y);
+      for (auto& y : d.test.labels) y = d.label_scaler->to_scaled(y);
   }
   return d;
 }
 
+//! Writes the K x d weights as a NumPy .npy file (float32, row-major), atomically.
+void export_npy(const fs::path& path, const xt::xtensor<float, 2>& weights) {
+  const fs::path tmp = cli::temporary_beside(path);
+  try {
+    xt::dump_npy(tmp.string(), weights);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw zipml::Error("--export-npy: cannot write " + path.string() + ": " + e.what());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw zipml::Error("--export-npy: cannot write " + path.string() + ": " + ec.message());
+  }
+}
+
 template <class Model, class Precision, class Backend>
-RunResult train_one(const Settings& s, const Data& d, const std::string& label) {
+RunResult train_one(const Settings& s, const Data& d, const std::string& label, cli::Progress& progress) {
   Model model;
   if constexpr (requires { model.cost_pos; }) {
     model.cost_pos = s.cost_pos;
     model.cost_neg = s.cost_neg;
   }
   zipml::Sgd<Model, Precision, Backend> sgd(s.opt, model);
+  const bool cls = sgd.is_classification();
   if (!s.quiet) {
-    fmt::print("\n== {} | {} | rounding {} | {} arithmetic | backend {} ==\n", label, Model::name,
-               Precision::bits == 32 ? "-" : std::string(Precision::rounding::name), s.arithmetic, Backend::name);
-    fmt::print("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", "train loss",
-               sgd.is_classification() ? "train acc" : "train rmse", sgd.is_classification() ? "test acc" : "test rmse",
-               "seconds");
-    std::fflush(stdout);
+    progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} ==\n", label, Model::name,
+                               Precision::bits == 32 ? "-" : std::string(Precision::rounding::name), s.arithmetic,
+                               Backend::name) +
+                   fmt::format("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", "train loss", cls ? "train acc" : "train rmse",
+                               cls ? "test acc" : "test rmse", "seconds"));
   }
+  progress.begin(label);
   sgd.on_epoch([&](const zipml::EpochStats& e) {
-    if (s.quiet) return;
-    fmt::print("{:>5}  {:>12.6f}  {:>10.4f}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss, e.train_metric,
-               e.test_metric ? fmt::format("{:.4f}", *e.test_metric) : std::string("-"), e.seconds + e.pack_seconds);
-    std::fflush(stdout);
+    if (!s.quiet)
+      progress.print(fmt::format("{:>5}  {:>12.6f}  {:>10.4f}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss, e.train_metric,
+                                 e.test_metric ? fmt::format("{:.4f}", *e.test_metric) : std::string("-"),
+                                 e.seconds + e.pack_seconds));
+    progress.epoch_done(e);
   });
   RunResult r;
   r.precision = label;
   r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
   r.stream_bytes = sgd.packed().bytes();
+  if (!s.save.empty()) {
+    r.saved = cli::for_precision(s.save, label, s.precisions.size()).string();
+    zipml::io::save_model(r.saved, zipml::io::snapshot(sgd, d.scaler, d.label_scaler));
+    if (!s.quiet) progress.print(fmt::format("model saved to {}\n", r.saved));
+  }
+  if (!s.export_npy.empty()) {
+    r.npy = cli::for_precision(s.export_npy, label, s.precisions.size()).string();
+    export_npy(r.npy, sgd.weights());
+    if (!s.quiet)
+      progress.print(fmt::format("weights ({} x {}) written to {}\n", sgd.weights().shape(0), sgd.weights().shape(1), r.npy));
+  }
   return r;
 }
 
@@ -186,38 +264,53 @@ double median_seconds(const zipml::History& h) {
   return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
 }
 
+//! --history: one CSV row per precision and epoch.
+std::string history_csv(const std::vector<RunResult>& results) {
+  const std::string metric = results.empty() ? "accuracy" : results.front().history.metric;
+  std::string out = fmt::format("precision,epoch,train_loss,train_{0},test_{0},seconds\n", metric);
+  for (const auto& r : results)
+    for (const auto& e : r.history.epochs)
+      out += fmt::format("{},{},{},{},{},{}\n", r.precision, e.epoch, e.train_loss, e.train_metric,
+                         e.test_metric ? fmt::format("{}", *e.test_metric) : std::string(), e.seconds + e.pack_seconds);
+  return out;
+}
+
 int run(Settings& s) {
+  // Everything that can be checked without the data is checked first: a typo should not cost
+  // a training run.
+  check_names(s);
+  cli::check_outputs(outputs_of(s), inputs_of(s));
+  if (!s.plot.empty()) {
+    cli::plot_format(s.plot);
+    cli::find_gnuplot();
+  }
+
   const Data d = load(s);
   if (!s.quiet)
     fmt::print("data: {}: {} training samples{}, d = {} (with bias)\n", d.description, d.train.size(),
                d.has_test ? fmt::format(", {} test samples", d.test.size()) : std::string(), d.train.dim());
+  std::fflush(stdout);
   std::vector<RunResult> results;
-  for (const auto& p : s.precisions) {
-    bool model_found = dispatch(kModels, s.model, [&](auto model_t) {
-      using Model = typename decltype(model_t)::type;
-      bool backend_found = dispatch(kBackends, s.backend, [&](auto backend_t) {
-        using Backend = typename decltype(backend_t)::type;
-        if (p == "float32") {
-          results.push_back(train_one<Model, zipml::Float32, Backend>(s, d, p));
-          return;
-        }
-        bool rounding_found = dispatch(kRoundings, s.rounding, [&](auto rounding_t) {
-          using Rounding = typename decltype(rounding_t)::type;
-          if (!dispatch(precisions_with<Rounding>(), p, [&](auto precision_t) {
-                results.push_back(train_one<Model, typename decltype(precision_t)::type, Backend>(s, d, p));
-              }))
-            throw zipml::Error("unknown precision '" + p + "': choose float32, " + names(precisions_with<Rounding>()));
+  {
+    cli::Progress progress(!s.quiet && cli::stdout_is_terminal(), s.precisions.size(), s.opt.epochs, d.train.size());
+    for (const auto& p : s.precisions) {
+      dispatch(kModels, s.model, [&](auto model_t) {
+        using Model = typename decltype(model_t)::type;
+        dispatch(kBackends, s.backend, [&](auto backend_t) {
+          using Backend = typename decltype(backend_t)::type;
+          if (p == "float32") {
+            results.push_back(train_one<Model, zipml::Float32, Backend>(s, d, p, progress));
+            return;
+          }
+          dispatch(kRoundings, s.rounding, [&](auto rounding_t) {
+            using Rounding = typename decltype(rounding_t)::type;
+            dispatch(precisions_with<Rounding>(), p, [&](auto precision_t) {
+              results.push_back(train_one<Model, typename decltype(precision_t)::type, Backend>(s, d, p, progress));
+            });
+          });
         });
-        if (!rounding_found)
-          throw zipml::Error("unknown rounding '" + s.rounding + "': choose " + names(kRoundings));
       });
-      if (!backend_found) {
-        if (s.backend == "verilator" || s.backend == "pynq")
-          throw zipml::Error("backend '" + s.backend + "' is not built into this zipml-train yet: use --backend cpu");
-        throw zipml::Error("unknown backend '" + s.backend + "': choose " + names(kBackends));
-      }
-    });
-    if (!model_found) throw zipml::Error("unknown model '" + s.model + "': choose " + names(kModels));
+    }
   }
 
   const bool cls = s.model != "least-squares" || s.positive_label.has_value();
@@ -240,19 +333,22 @@ int run(Settings& s) {
                       {"test_" + r.history.metric, e.test_metric ? nlohmann::json(*e.test_metric) : nlohmann::json()},
                       {"seconds", e.seconds},
                       {"pack_seconds", e.pack_seconds}});
-    runs.push_back({{"precision", r.precision},
-                    {"model", s.model},
-                    {"rounding", r.precision == "float32" ? "none" : s.rounding},
-                    {"arithmetic", s.arithmetic},
-                    {"backend", s.backend},
-                    {"epochs", s.opt.epochs},
-                    {"metric", r.history.metric},
-                    {std::string(d.has_test ? "test_" : "train_") + r.history.metric, metric},
-                    {"final_train_loss", last.train_loss},
-                    {"initial_train_loss", r.history.initial_loss},
-                    {"median_seconds_per_epoch", median_seconds(r.history)},
-                    {"stream_bytes_per_epoch", r.stream_bytes},
-                    {"history", hist}});
+    nlohmann::json run = {{"precision", r.precision},
+                          {"model", s.model},
+                          {"rounding", r.precision == "float32" ? "none" : s.rounding},
+                          {"arithmetic", s.arithmetic},
+                          {"backend", s.backend},
+                          {"epochs", s.opt.epochs},
+                          {"metric", r.history.metric},
+                          {std::string(d.has_test ? "test_" : "train_") + r.history.metric, metric},
+                          {"final_train_loss", last.train_loss},
+                          {"initial_train_loss", r.history.initial_loss},
+                          {"median_seconds_per_epoch", median_seconds(r.history)},
+                          {"stream_bytes_per_epoch", r.stream_bytes},
+                          {"history", hist}};
+    if (!r.saved.empty()) run["model_file"] = r.saved;
+    if (!r.npy.empty()) run["weights_npy"] = r.npy;
+    runs.push_back(run);
   }
   if (!s.summary.empty()) {
     nlohmann::json doc = {{"data", d.description},
@@ -261,15 +357,20 @@ int run(Settings& s) {
                           {"dimension", d.train.dim()},
                           {"step", s.opt.step},
                           {"runs", runs}};
-    const std::filesystem::path out(s.summary), tmp = out.string() + ".tmp";
-    {
-      std::ofstream f(tmp);
-      if (!f) throw zipml::Error("cannot write the summary to " + out.string());
-      f << doc.dump(2) << '\n';
-      if (!f) throw zipml::Error("writing the summary to " + out.string() + " failed");
-    }
-    std::filesystem::rename(tmp, out);
-    if (!s.quiet) fmt::print("summary written to {}\n", out.string());
+    cli::write_file_atomically(s.summary, doc.dump(2) + '\n');
+    if (!s.quiet) fmt::print("summary written to {}\n", s.summary);
+  }
+  if (!s.history.empty()) {
+    cli::write_file_atomically(s.history, history_csv(results));
+    if (!s.quiet) fmt::print("history written to {}\n", s.history);
+  }
+  if (!s.plot.empty()) {
+    std::vector<cli::PlotCurve> curves;
+    for (const auto& r : results) curves.push_back({r.precision, r.history});
+    const std::string title = fmt::format("{} on {}: {} epochs, {} arithmetic, rounding {}", s.model, d.description,
+                                          s.opt.epochs, s.arithmetic, s.rounding);
+    cli::plot_history(s.plot, curves, results.front().history.metric, d.has_test, title);
+    if (!s.quiet) fmt::print("plot written to {}\n", s.plot);
   }
   return 0;
 }
@@ -280,14 +381,21 @@ int main(int argc, char** argv) {
   Settings s;
   CLI::App app{"zipml-train: SGD for linear models on full- and low-precision data.\n"
                "With no options: a 10-class L2-SVM on Fashion-MNIST at float32, q8, q4, q2 and q1\n"
-               "(the original ZipML-PYNQ MNIST settings: rows scaled to [0,1], step 2^-12, C+ = 1, C- = 1.5, 10 epochs)."};
+               "(the original ZipML-PYNQ MNIST settings: rows scaled to [0,1], step 2^-12, C+ = 1, C- = 1.5, 10 epochs).\n"
+               "Every option is described in docs/OPTIONS.md."};
   app.option_defaults()->always_capture_default();
-  app.add_option("--model", s.model, "Loss: " + names(kModels));
-  app.add_option("--precision", s.precisions, "Precisions to train at, in order (float32, q8, q4, q2, q1)")->delimiter(',');
-  app.add_option("--rounding", s.rounding, "Quantizer rounding: " + names(kRoundings));
-  app.add_option("--backend", s.backend, "Where to train: " + names(kBackends));
+  app.set_version_flag("--version", "zipml-train " ZIPML_VERSION);
+  // What to train.
+  app.add_option("--model", s.model, "Loss: " + names(kModels))->type_name("NAME");
+  app.add_option("--precision", s.precisions, "Precisions to train at, in order (float32, q8, q4, q2, q1)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  app.add_option("--rounding", s.rounding, "Quantizer rounding: " + names(kRoundings))->type_name("NAME");
+  app.add_option("--backend", s.backend, "Where to train: " + names(kBackends) + " (verilator and pynq are coming)")
+      ->type_name("NAME");
   app.add_option("--arithmetic", s.arithmetic, "float (float32 model) or engine (the RTL engine's fixed point)")
       ->check(CLI::IsMember({"float", "engine"}));
+  // How to train.
   app.add_option("--epochs", s.opt.epochs, "Passes over the training set");
   app.add_option("--step", s.opt.step, "Step size (default 2^-12)");
   app.add_flag("--decay", s.opt.step_decay, "Halve the step every --decay-interval epochs");
@@ -302,23 +410,38 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"file", "shuffle", "shuffle-each-epoch"}));
   app.add_flag("--double-sampling", s.opt.double_sampling, "Two independent quantizations per sample (stochastic rounding)");
   app.add_flag("--requantize", s.opt.requantize, "A fresh stochastic quantization every epoch");
+  app.add_option("--threads", s.opt.threads, "Threads (0 = all cores)");
+  // The data.
   app.add_option("--scale", s.scale, "Min-max scaling of the features: rows, columns or none")
       ->check(CLI::IsMember({"rows", "columns", "none"}));
   app.add_option("--range", s.range, "Feature range after scaling: 0..1 or -1..1")->check(CLI::IsMember({"0..1", "-1..1"}));
   app.add_option("--scale-labels", s.scale_labels, "Regression: min-max scale the labels to none, 0..1 or -1..1")
       ->check(CLI::IsMember({"none", "0..1", "-1..1"}));
-  app.add_option("--data-dir", s.data_dir, "Fashion-MNIST folder (Debian package dataset-fashion-mnist)");
-  app.add_option("--train", s.train_file, "Training data: a LIBSVM file, or IDX images (with --train-labels)");
-  app.add_option("--train-labels", s.train_labels, "IDX labels of the training images");
-  app.add_option("--test", s.test_file, "Test data: a LIBSVM file, or IDX images (with --test-labels)");
-  app.add_option("--test-labels", s.test_labels, "IDX labels of the test images");
+  app.add_option("--data-dir", s.data_dir, "Fashion-MNIST folder (Debian package dataset-fashion-mnist)")
+      ->type_name("DIR");
+  app.add_option("--train", s.train_file, "Training data: a LIBSVM file, or IDX images (with --train-labels)")
+      ->type_name("FILE");
+  app.add_option("--train-labels", s.train_labels, "IDX labels of the training images")->type_name("FILE");
+  app.add_option("--test", s.test_file, "Test data: a LIBSVM file, or IDX images (with --test-labels)")
+      ->type_name("FILE");
+  app.add_option("--test-labels", s.test_labels, "IDX labels of the test images")->type_name("FILE");
   app.add_option("--format", s.format, "Data format of --train/--test: auto, idx or libsvm")
       ->check(CLI::IsMember({"auto", "idx", "libsvm"}));
-  app.add_option("--train-limit", s.train_limit, "Use only the first N training samples (0 = all)");
-  app.add_option("--test-limit", s.test_limit, "Use only the first N test samples (0 = all)");
-  app.add_option("--threads", s.opt.threads, "Threads (0 = all cores)");
-  app.add_option("--summary", s.summary, "Write a JSON summary (per precision: accuracy, loss, seconds) to FILE");
-  app.add_flag("-q,--quiet", s.quiet, "Print only the summary table");
+  app.add_option("--train-limit", s.train_limit, "Use only the first N training samples (0 = all)")->type_name("N");
+  app.add_option("--test-limit", s.test_limit, "Use only the first N test samples (0 = all)")->type_name("N");
+  // What to write.
+  app.add_option("--save", s.save,
+                 "Save the model for zipml-predict; several precisions: one file each (m.zml -> m.q4.zml)")
+      ->type_name("FILE");
+  app.add_option("--export-npy", s.export_npy, "Write the K x d weights (float32, bias first) as NumPy .npy, like --save")
+      ->type_name("FILE");
+  app.add_option("--summary", s.summary, "Write a JSON summary (per precision: accuracy, loss, seconds, history)")
+      ->type_name("FILE");
+  app.add_option("--history", s.history, "Write a CSV row per precision and epoch: loss, metrics, seconds")
+      ->type_name("FILE");
+  app.add_option("--plot", s.plot, "Draw loss and test metric per epoch and precision to FILE.svg or .png (gnuplot)")
+      ->type_name("FILE");
+  app.add_flag("-q,--quiet", s.quiet, "Print only the summary table (no per-epoch lines, no progress bar)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -333,6 +456,7 @@ int main(int argc, char** argv) {
     s.opt.positive_label = s.positive_label;
     return run(s);
   } catch (const std::exception& e) {
+    std::fflush(stdout);
     fmt::print(stderr, "zipml-train: error: {}\n", e.what());
     return 1;
   }

@@ -3,11 +3,16 @@
 // Takes the host's 64-bit words (AXI4-Stream sink) and hands the engine one beat per word
 // that needs action (valid/ready, one output register). Outside a pass a word equal to a
 // command constant is a command; after MAGIC1..5 the next word is that command's payload
-// whatever its value. A pass starts with the first non-command word while a valid
-// configuration is held, and is framed by the configuration: `samples` rows of
-// `lines` (x2 with double sampling) feature words plus one label word, every one of them data
-// even if it equals a command constant. The word after the last row must be THE_END; anything
-// else is a framing error, after which every word is dropped until reset.
+// whatever its value. A pass is framed by the configuration: `samples` rows of `lines` (x2
+// with double sampling) feature words plus one label word, every one of them data even if it
+// equals a command constant. The word after the last row must be THE_END; anything else is a
+// framing error, after which every word is dropped until reset.
+//
+// Where a pass starts: SEND_CONFIG with a valid configuration and epochs = E > 0 "arms" the
+// decoder for E passes: the word after SEND_CONFIG, and the word after each THE_END but the
+// last, is the first word of the next pass whatever its value (with samples = 0 it must be
+// THE_END). Outside armed passes (E = 0, or after the E-th THE_END) the first word that is not
+// a command starts a pass, as with the original engines.
 //
 // A beat that needs the engine alone (END, READBACK, CLEAR, CONFIG, ERR_*) stops the input
 // until the engine has taken it and has dropped busy_i again, so the configuration never
@@ -55,6 +60,7 @@ module stream_decoder #(
 
   typedef enum logic [2:0] {
     ST_CMD,      // between passes: commands
+    ST_ARMED,    // the next word starts a pass (armed by SEND_CONFIG for `epochs` passes)
     ST_PAYLOAD,  // the word after MAGICn
     ST_PASS,     // inside a pass: everything is data
     ST_END,      // after the last row: THE_END expected
@@ -68,6 +74,7 @@ module stream_decoder #(
   logic [LINE_W-1:0]   line_q, line_d;
   logic                copy_q, copy_d, label_q, label_d;
   logic [31:0]         row_q, row_d;
+  logic [31:0]         passes_q, passes_d;  // armed passes left
 
   logic                out_valid_q, out_copy_q, out_first_q, out_last_q;
   logic [3:0]          out_kind_q;
@@ -130,6 +137,7 @@ module stream_decoder #(
     copy_d  = copy_q;
     label_d = label_q;
     row_d   = row_q;
+    passes_d = passes_q;
     emit    = 1'b0;
     e_kind  = zipml_pkg::BEAT_FEATURE;
     e_first = 1'b0;
@@ -158,6 +166,10 @@ module stream_decoder #(
           end else if (word == zipml_pkg::SEND_CONFIG) begin
             emit   = 1'b1;
             e_kind = zipml_pkg::BEAT_CONFIG;
+            if (cfg_ok && cfg_q.epochs != 32'd0) begin
+              passes_d = cfg_q.epochs;
+              state_d  = ST_ARMED;
+            end
           end else if (word == zipml_pkg::THE_END) begin
             emit   = 1'b1;
             e_kind = cfg_ok ? zipml_pkg::BEAT_READBACK : zipml_pkg::BEAT_ERR_CONFIG;
@@ -208,6 +220,26 @@ module stream_decoder #(
           endcase
         end
 
+        ST_ARMED: begin
+          emit = 1'b1;
+          if (cfg_q.samples == 32'd0) begin
+            // an empty pass: THE_END right away
+            if (word == zipml_pkg::THE_END) begin
+              e_kind   = zipml_pkg::BEAT_END;
+              passes_d = passes_q - 32'd1;
+              state_d  = (passes_q > 32'd1) ? ST_ARMED : ST_CMD;
+            end else begin
+              e_kind  = zipml_pkg::BEAT_ERR_FRAMING;
+              state_d = ST_ERROR;
+            end
+          end else begin
+            e_kind  = zipml_pkg::BEAT_FEATURE;
+            e_first = 1'b1;
+            e_last  = lines_o == (LINE_W + 1)'(1);
+            state_d = ST_PASS;
+          end
+        end
+
         ST_PASS: begin
           emit = 1'b1;
           if (label_q) begin
@@ -222,8 +254,9 @@ module stream_decoder #(
         ST_END: begin
           emit = 1'b1;
           if (word == zipml_pkg::THE_END) begin
-            e_kind  = zipml_pkg::BEAT_END;
-            state_d = ST_CMD;
+            e_kind = zipml_pkg::BEAT_END;
+            if (passes_q != 32'd0) passes_d = passes_q - 32'd1;
+            state_d = (passes_q > 32'd1) ? ST_ARMED : ST_CMD;
           end else begin
             e_kind  = zipml_pkg::BEAT_ERR_FRAMING;
             state_d = ST_ERROR;
@@ -277,6 +310,7 @@ module stream_decoder #(
       copy_q      <= 1'b0;
       label_q     <= 1'b0;
       row_q       <= '0;
+      passes_q    <= '0;
       out_valid_q <= 1'b0;
     end else begin
       state_q <= state_d;
@@ -286,6 +320,7 @@ module stream_decoder #(
       copy_q  <= copy_d;
       label_q <= label_d;
       row_q   <= row_d;
+      passes_q <= passes_d;
       if (out_valid_q && out_ready_i) out_valid_q <= 1'b0;
       if (emit) out_valid_q <= 1'b1;
     end

@@ -10,6 +10,8 @@ packages=(
   libboost-dev xtensor-dev libxsimd-dev xtl-dev zlib1g-dev
   # tests and programs
   doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  # fuzzing (scripts/fuzz.sh): clang++ with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # the RTL engine: simulation and synthesis
   verilator yosys
   # the main job's data: Fashion-MNIST in /usr/share/datasets/fashion-mnist

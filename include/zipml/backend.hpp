@@ -38,6 +38,13 @@ struct TrainJob {
   Arithmetic arithmetic = Arithmetic::Float;
 
   [[nodiscard]] std::size_t lanes() const noexcept { return lane_labels.empty() ? 1 : lane_labels.size(); }
+  //! The positive label of every lane: `lane_labels`, or the configuration's single binarize
+  //! label (as an engine reads it) when no lanes are given; empty for regression.
+  [[nodiscard]] std::vector<float> positive_labels() const {
+    if (!lane_labels.empty()) return lane_labels;
+    if (config.binarize) return {config.binarize_label};
+    return {};
+  }
   //! Step halvings in effect during `epoch` (0-based).
   [[nodiscard]] int halvings(std::size_t epoch) const noexcept {
     return config.step_decay ? static_cast<int>(epoch / config.decay_every()) : 0;

@@ -23,7 +23,7 @@ enum class Order {
 //! Options of Sgd. The defaults are the original's MNIST settings (step 2^-12, 10 epochs,
 //! zero initial model, file order, no regularization).
 struct Options {
-  float step = 0x1p-12f;        //!< step size (the engine takes any float32 in [2^-39, 2^8))
+  float step = 0x1p-12f;        //!< step size (the engine takes step x cost in [2^-34, 2^8))
   std::size_t epochs = 10;      //!< passes over the data
   bool step_decay = false;      //!< halve the step every `decay_interval` epochs
   unsigned decay_interval = 1;  //!< epochs per halving, 1..255

@@ -292,7 +292,7 @@ class Sgd {
                               c.loss_mode() == stream::LossMode::LeastSquares ? c.step : c.step_cost_pos};
       for (float g : gammas)
         if (!engine::step_factor_ok(g))
-          throw Error("step (x cost) " + std::to_string(g) + " is outside the engine's range [2^-39, 2^8)");
+          throw Error("step (x cost) " + std::to_string(g) + " is outside the engine's range [2^-34, 2^8)");
       if (c.loss_mode() != stream::LossMode::LeastSquares && !lanes_binarized_)
         throw Error("the engine's classifiers need binarized labels");
     }

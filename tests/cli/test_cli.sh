@@ -1,35 +1,72 @@
 #!/usr/bin/env bash
-# zipml-train as a user meets it: --help, a LIBSVM run with a JSON summary, and the errors
-# for missing data, a bad option value and a malformed file. Fast; suite `unit`.
+# zipml-train as a user meets it: --help and --version, a LIBSVM run with a JSON summary and a
+# CSV history, the backends that are not built yet, the output files it refuses to write (an
+# input data file, two options naming one file, a missing folder), --plot without gnuplot, and
+# the errors for missing data, a bad option value and a malformed file; the progress bar only
+# on a terminal. Fast; suite `unit`.
+# Usage: test_cli.sh ZIPML_TRAIN DATA_DIR
 set -uo pipefail
 train=$1 data=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
-expect() { # expect NAME WANT_RC PATTERN -- command...
-  local name=$1 want=$2 pattern=$3
-  shift 4
-  "$@" >"$tmp/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -q -- "$pattern" "$tmp/out"; then
-    echo "FAIL $name: exit $rc (want $want), output lacks '$pattern':"
-    sed 's/^/    /' "$tmp/out"
-    failed=$((failed + 1))
-  else
-    echo "ok   $name"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 expect help 0 "--precision" -- "$train" --help
 expect help-defaults 0 "cost-neg FLOAT=1.5" -- "$train" --help   # every option shows its default
+expect help-outputs 0 "--export-npy FILE" -- "$train" --help
+expect version 0 "^zipml-train [0-9]" -- "$train" --version
 expect libsvm 0 "summary written" -- "$train" --train "$data/tiny.libsvm" --epochs 2 \
-  --precision float32,q4 --scale columns --summary "$tmp/s.json"
+  --precision float32,q4 --scale columns --summary "$tmp/s.json" --history "$tmp/h.csv"
 expect summary-json 0 '"test_accuracy"\|"train_accuracy"' -- cat "$tmp/s.json"
-expect missing-data 1 "apt-get install dataset-fashion-mnist" -- "$train" --data-dir "$tmp/none"
-expect bad-precision 1 "unknown precision 'q3'" -- "$train" --train "$data/tiny.libsvm" --precision q3
+check history-header [ "$(head -1 "$tmp/h.csv")" = "precision,epoch,train_loss,train_accuracy,test_accuracy,seconds" ]
+check history-rows [ "$(grep -c '^float32,[12],\|^q4,[12],' "$tmp/h.csv")" -eq 4 ]
+check history-fields [ "$(awk -F, 'NR > 1 && NF != 6' "$tmp/h.csv" | wc -l)" -eq 0 ]
+check no-temporaries [ -z "$(find "$tmp" -name '*.tmp-*')" ]
+
+# Backends: one clear line, before any data is read (no Fashion-MNIST needed here).
+refuse backend-verilator "^zipml-train: error: --backend verilator: the Verilator backend is not built" -- \
+  "$train" --backend verilator --data-dir "$tmp/none"
+check backend-one-line [ "$(wc -l <"$tmp/out")" -eq 1 ]
+refuse backend-pynq "--backend pynq: the PYNQ board backend is not available yet" -- "$train" --backend pynq
+refuse backend-unknown "unknown backend 'gpu': choose cpu" -- "$train" --backend gpu
+
+# Outputs: never over an input, never two options on one file, checked before training.
+cp "$data/tiny.libsvm" "$tmp/t.libsvm"
+refuse save-over-input "would overwrite the input data file" -- \
+  "$train" --train "$tmp/t.libsvm" --precision q4 --save "$tmp/./t.libsvm"
+cp "$data/tiny.libsvm" "$tmp/t.q2.libsvm"   # several precisions: --save t.libsvm writes t.q2.libsvm
+refuse save-over-input-per-precision "--save .*t.q2.libsvm would overwrite the input data file" -- \
+  "$train" --train "$tmp/t.q2.libsvm" --precision q4,q2 --save "$tmp/t.libsvm"
+check input-untouched cmp -s "$data/tiny.libsvm" "$tmp/t.libsvm"
+refuse summary-over-input "--summary .* would overwrite the input data file" -- \
+  "$train" --train "$tmp/t.libsvm" --test "$tmp/t.libsvm" --summary "$tmp/t.libsvm"
+refuse same-output "--summary and --history both name" -- \
+  "$train" --train "$tmp/t.libsvm" --summary "$tmp/x" --history "$tmp/x"
+refuse missing-folder "the directory .*/nowhere does not exist" -- \
+  "$train" --train "$tmp/t.libsvm" --save "$tmp/nowhere/m.zml"
+refuse duplicate-precision "--precision names 'q4' twice" -- "$train" --train "$tmp/t.libsvm" --precision q4,q4
+refuse plot-extension "must end in .svg or .png" -- "$train" --train "$tmp/t.libsvm" --plot "$tmp/p.pdf"
+refuse plot-no-gnuplot "--plot needs gnuplot: sudo apt-get install gnuplot-nox" -- \
+  env PATH=/nonexistent "$train" --train "$tmp/t.libsvm" --plot "$tmp/p.svg"
+
+# Errors in the data and the options.
+refuse missing-data "apt-get install dataset-fashion-mnist" -- "$train" --data-dir "$tmp/none"
+refuse bad-precision "unknown precision 'q3'" -- "$train" --train "$data/tiny.libsvm" --precision q3
 printf '+1 1:0.5 2:zz\n' >"$tmp/bad.libsvm"
-expect bad-libsvm 1 "bad.libsvm:1" -- "$train" --train "$tmp/bad.libsvm"
+refuse bad-libsvm "bad.libsvm:1" -- "$train" --train "$tmp/bad.libsvm"
 expect bad-order 105 "sideways not in" -- "$train" --order sideways
 
-echo "$((8 - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+# The progress bar: never when stdout is a file or a pipe; on a terminal unless --quiet.
+make_libsvm "$tmp/b.libsvm" 2000 1
+expect no-bar-in-files 0 "summary" -- "$train" --train "$tmp/b.libsvm" --scale columns --epochs 3
+check no-bar-characters [ "$(grep -c $'\r\|ETA' "$tmp/out")" -eq 0 ]
+if command -v script >/dev/null 2>&1; then
+  cmd="'$train' --train '$tmp/b.libsvm' --scale columns --epochs 3 --precision float32,q2"
+  expect bar-on-terminal 0 "samples/s  ETA" -- script -qec "$cmd" /dev/null
+  expect quiet-on-terminal 0 "summary" -- script -qec "$cmd --quiet" /dev/null
+  check quiet-has-no-bar [ "$(grep -c 'ETA' "$tmp/out")" -eq 0 ]
+else
+  echo "skip bar-on-terminal: no 'script' program (util-linux) to make a terminal"
+fi
+
+finish

@@ -197,7 +197,7 @@ TEST_CASE("precision: Stochastic rounding through the packer is unbiased, with t
     const auto s = zipml::stream::pack<P>(ds, o);
     const int fb = static_cast<int>(q) - 2;
     std::vector<double> sum(row.size(), 0.0), sum2(row.size(), 0.0);
-    std::vector<float> v(row.size());
+    std::vector<float> v(s.layout.padded_dim()); // sized from the layout the decoder writes
     for (std::size_t i = 0; i < n; ++i) {
       stream::decode_values(s.features(i), s.layout, v.data());
       for (std::size_t j = 0; j < row.size(); ++j) {
@@ -237,7 +237,7 @@ TEST_CASE("precision: Stochastic rounding through the packer is unbiased, with t
     o.seed = seed + 1;
     const auto s = zipml::stream::pack<Quantized<1, Stochastic>>(ds01, o);
     std::vector<double> sum(r01.size(), 0.0);
-    std::vector<float> v(r01.size());
+    std::vector<float> v(s.layout.padded_dim());
     for (std::size_t i = 0; i < n; ++i) {
       stream::decode_values(s.features(i), s.layout, v.data());
       for (std::size_t j = 0; j < r01.size(); ++j) sum[j] += v[j];
@@ -270,7 +270,7 @@ TEST_CASE("precision: double sampling removes the least-squares bias") {
   o.double_sampled = true;
   o.seed = seed;
   o.threads = 1;
-  std::array<float, d> c0{}, c1{};
+  std::vector<float> c0(ds.dim()), c1(ds.dim());
   for (std::size_t e = 0; e < m; ++e) {
     o.epoch = e;
     const auto s = zipml::stream::pack<P>(ds, o);

@@ -23,7 +23,8 @@ inline constexpr int kFloatFeatureFractionBits = 16; //!< ... with 16 fraction b
 inline constexpr int kGradientBits = 25;       //!< the per-sample scale g (signed, Q.23): |g| < 2
 inline constexpr int kDotAccumulatorBits = 64; //!< exact sum of products (see docs/ENGINE.md)
 inline constexpr int kStaleness = 1;           //!< dot(i) uses the model after sample i - 1 - kStaleness
-inline constexpr int kMaxStepShift = 62;       //!< step factors below 2^-39 are refused on the host
+inline constexpr int kMaxStepShift = 62;       //!< beyond this shift g is 0 (decay can get there)
+inline constexpr int kMaxHostStepShift = 57;   //!< the host refuses gamma < 2^-34: g would be 0 for any slope
 
 //! Saturates v to a signed `bits`-wide integer.
 [[nodiscard]] constexpr std::int64_t saturate(std::int64_t v, int bits) noexcept {
@@ -38,7 +39,7 @@ inline constexpr int kMaxStepShift = 62;       //!< step factors below 2^-39 are
 }
 
 //! A float32 feature on entry to the engine: floor(a * 2^16 + 1/2), saturated to 18 bits.
-//! The host refuses features outside [-2, 2), so saturation never changes a packed value.
+//! The host refuses features outside [-2, 2 - 2^-17), so saturation never changes a packed value.
 [[nodiscard]] inline std::int32_t float_feature(float a) noexcept {
   const double scaled = std::floor(static_cast<double>(a) * 65536.0 + 0.5);
   const double lo = -(1 << (kFloatFeatureBits - 1)), hi = (1 << (kFloatFeatureBits - 1)) - 1;
@@ -76,13 +77,16 @@ struct StepFactor {
   return {(bits & 0x7fffffu) | 0x800000u, 150 - biased};
 }
 
-//! True when the engine can represent gamma exactly (0, or 2^-39 <= gamma < 2^8).
+//! True when the host accepts gamma: 2^-34 <= gamma < 2^8 (smaller factors would make g = 0
+//! for every slope the engine can compute, so training would silently do nothing).
 [[nodiscard]] constexpr bool step_factor_ok(float gamma) noexcept {
-  if (gamma == 0.0f) return true;
   if (!(gamma > 0.0f)) return false;
   const auto f = step_factor(gamma);
-  return f.mantissa != 0 && f.shift >= 150 - 127 - 8 + 1 && f.shift <= kMaxStepShift;
+  return f.mantissa != 0 && f.shift >= 150 - 127 - 8 + 1 && f.shift <= kMaxHostStepShift;
 }
+
+//! Float32 features the engine holds without saturation: -2 <= a < 2 - 2^-17.
+[[nodiscard]] constexpr bool float_feature_ok(float a) noexcept { return a >= -2.0f && a < 2.0f - 0x1p-17f; }
 
 //! g = gamma * s in Q.23, rounded half up and saturated to 25 bits; `halvings` is the step
 //! decay applied so far (each adds one to the shift).

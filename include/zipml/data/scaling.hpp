@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
@@ -158,6 +159,41 @@ class MinMaxScaler {
         for (std::size_t j = 1; j < d; ++j) x[j] = detail::scale_one(x[j], lo_v, hi_v, range_);
       }
     }
+  }
+
+  //! A fitted scaler rebuilt from what range(), axis(), min() and max() returned (a saved
+  //! model). Columns: `min` and `max` hold one finite value per column, bias included, with
+  //! min <= max; Rows: both are empty. Throws Error (naming `what`) for anything else.
+  [[nodiscard]] static MinMaxScaler from_state(Range range, Axis axis, std::vector<float> min,
+                                               std::vector<float> max,
+                                               const std::string& what = "MinMaxScaler") {
+    if (range != Range::ZeroOne && range != Range::MinusOneOne)
+      throw Error(what + ": unknown feature range");
+    if (axis != Axis::Rows && axis != Axis::Columns) throw Error(what + ": unknown scaling axis");
+    if (axis == Axis::Rows) {
+      if (!min.empty() || !max.empty())
+        throw Error(what + ": a row scaler keeps no column ranges, got " +
+                    std::to_string(min.size()) + " minima and " + std::to_string(max.size()) +
+                    " maxima");
+    } else {
+      if (min.empty() || min.size() != max.size())
+        throw Error(what + ": a column scaler needs one minimum and one maximum per column, got " +
+                    std::to_string(min.size()) + " minima and " + std::to_string(max.size()) +
+                    " maxima");
+      for (std::size_t j = 0; j < min.size(); ++j) {
+        if (!std::isfinite(min[j]) || !std::isfinite(max[j]) || !(min[j] <= max[j]))
+          throw Error(what + ": column " + std::to_string(j) + " has the range [" +
+                      detail::format_value(min[j]) + ", " + detail::format_value(max[j]) +
+                      "], not a finite interval");
+      }
+    }
+    MinMaxScaler s;
+    s.range_ = range;
+    s.axis_ = axis;
+    s.min_ = std::move(min);
+    s.max_ = std::move(max);
+    s.fitted_ = true;
+    return s;
   }
 
   [[nodiscard]] bool fitted() const noexcept { return fitted_; }

@@ -31,11 +31,13 @@ namespace quant {
 }
 
 //! The smallest and largest level of a range.
+//! (1-bit [-1, 1] has no level but 0: the packer and the engine refuse it.)
 [[nodiscard]] constexpr std::int32_t min_level(unsigned q, bool minus_one_one) noexcept {
-  return minus_one_one ? -(std::int32_t{1} << (q - 2)) : 0;
+  return minus_one_one && q >= 2 ? -(std::int32_t{1} << (q - 2)) : 0;
 }
 [[nodiscard]] constexpr std::int32_t max_level(unsigned q, bool minus_one_one) noexcept {
-  return minus_one_one ? (std::int32_t{1} << (q - 2)) : (std::int32_t{1} << (q - 1));
+  if (minus_one_one) return q >= 2 ? (std::int32_t{1} << (q - 2)) : 0;
+  return std::int32_t{1} << (q - 1);
 }
 
 //! Level -> stored Q-bit pattern.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "zipml/concepts.hpp"
+#include "zipml/arithmetic/engine.hpp"
 #include "zipml/data/dataset.hpp"
 #include "zipml/error.hpp"
 #include "zipml/precision/float32.hpp"
@@ -78,8 +79,9 @@ void validate_for_packing(const data::Dataset& ds, const PackOptions& opt) {
       const float a = f[i * d + j];
       if (!std::isfinite(a)) bad_value(ds, i, j, a, "is not finite");
       if constexpr (P::bits == 32) {
-        if (opt.engine_range && !(a >= -2.0f && a < 2.0f))
-          bad_value(ds, i, j, a, "is outside [-2, 2), which the engine's 18-bit features hold: scale the features");
+        if (opt.engine_range && !engine::float_feature_ok(a))
+          bad_value(ds, i, j, a,
+                    "is outside [-2, 2 - 2^-17), which the engine's 18-bit features hold: scale the features");
       } else {
         if (a < lo || a > 1.0f)
           bad_value(ds, i, j, a,

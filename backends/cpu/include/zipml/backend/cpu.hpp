@@ -39,6 +39,12 @@ class Cpu {
     const std::size_t k = job.lanes();
     if (state.lanes != k || state.dim != job.data->layout.dim || state.arithmetic != job.arithmetic)
       throw Error("cpu backend: model state does not match the job (lanes, dimension or arithmetic)");
+    const auto& layout = job.data->layout;
+    const auto& c = job.config;
+    if (c.dim != layout.dim || c.double_sampled != layout.double_sampled || c.minus_one_one != layout.minus_one_one ||
+        (c.precision != stream::PrecisionCode::Unstated && stream::precision_bits(c.precision) != layout.bits))
+      throw Error("cpu backend: the configuration words do not describe the packed data (dimension, precision, "
+                  "range or double sampling differ)");
     unsigned t = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
     t = static_cast<unsigned>(std::min<std::size_t>(t, k));
     auto run = [&](std::size_t first, std::size_t last) {
@@ -56,10 +62,16 @@ class Cpu {
   }
 
  private:
-  //! +-1 (binarized) or the label as it is, for lane `lane`.
-  static float lane_label(const TrainJob& job, std::size_t lane, std::uint32_t bits) noexcept {
-    if (job.lane_labels.empty()) return std::bit_cast<float>(bits);
-    return bits == std::bit_cast<std::uint32_t>(job.lane_labels[lane]) ? 1.0f : -1.0f;
+  //! +-1 (binarized against positives[lane]) or, for regression, the label as it is.
+  static float lane_label(const std::vector<std::uint32_t>& positives, std::size_t lane, std::uint32_t bits) noexcept {
+    if (positives.empty()) return std::bit_cast<float>(bits);
+    return bits == positives[lane] ? 1.0f : -1.0f;
+  }
+
+  static std::vector<std::uint32_t> positive_bits(const TrainJob& job) {
+    std::vector<std::uint32_t> out;
+    for (float p : job.positive_labels()) out.push_back(std::bit_cast<std::uint32_t>(p));
+    return out;
   }
 
   //! step x cost for a label, as the configuration words carry it.
@@ -79,6 +91,7 @@ class Cpu {
     const float keep = c.lambda_shift < 32 ? 1.0f - std::ldexp(1.0f, -static_cast<int>(c.lambda_shift)) : 1.0f;
     const std::uint32_t mask = c.minibatch_mask;
     std::vector<float> a1(d), a2(layout.double_sampled ? d : 0);
+    const auto positives = positive_bits(job);
     // With a mini-batch mask, dot products use a copy refreshed after samples i with i & mask == mask.
     std::vector<float> snapshot(mask ? (last - first) * d : 0);
     for (std::size_t l = first; l < last; ++l)
@@ -94,7 +107,7 @@ class Cpu {
       for (std::size_t l = first; l < last; ++l) {
         float* x = state.real.data() + l * d;
         const float* xd = mask ? snapshot.data() + (l - first) * d : x;
-        const float b = lane_label(job, l, bits);
+        const float b = lane_label(positives, l, bits);
         const float g = gamma(c, b) * scale * model.slope(arith::dot(a1.data(), xd, d), b);
         if (g != 0.0f || keep != 1.0f) arith::update(x, upd, g, keep, d);
       }
@@ -126,8 +139,7 @@ class Cpu {
     std::vector<std::int32_t> snapshot(mask ? lanes * d : 0);
     for (std::size_t l = first; l < last; ++l)
       std::copy_n(state.fixed.data() + l * d, mask ? d : 0, snapshot.data() + (l - first) * d);
-    std::vector<std::uint32_t> positive(job.lane_labels.size());
-    for (std::size_t l = 0; l < positive.size(); ++l) positive[l] = std::bit_cast<std::uint32_t>(job.lane_labels[l]);
+    const auto positive = positive_bits(job);
     for (std::size_t i = 0; i < s.rows; ++i) {
       stream::decode_fixed(s.features(i, 0), layout, a1.data());
       const std::int32_t* upd = a1.data();

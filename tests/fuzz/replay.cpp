@@ -1,0 +1,157 @@
+// Replays every fuzz target over its seed corpus and its regression inputs, without libFuzzer:
+// the fuzz targets' inputs as a plain test (suite `unit`), built by any C++20 compiler.
+//
+//   fuzz_replay [FUZZ_DIR [TARGET...]]     FUZZ_DIR defaults to tests/fuzz of the source tree
+//
+// For each target T it runs zipml::fuzz::T over FUZZ_DIR/corpus/T/* and FUZZ_DIR/regressions/T/*.
+// An input fails when anything but zipml::Error escapes the entry function (reported, exit 1),
+// or when it crashes, trips a check or a sanitizer, or asks for more than 2 GiB in one
+// allocation (libFuzzer's default -malloc_limit_mb): then the process aborts naming the input.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "target_idx.hpp"
+#include "target_libsvm.hpp"
+#include "target_model.hpp"
+#include "target_packed.hpp"
+
+#ifndef ZIPML_FUZZ_DIR
+#define ZIPML_FUZZ_DIR "tests/fuzz"
+#endif
+
+namespace fs = std::filesystem;
+
+// ---- one allocation above the limit is a finding, as under libFuzzer -----------------------
+namespace {
+constexpr std::size_t kMaxAllocation = std::size_t{2048} << 20;
+std::atomic<bool> g_armed{false};
+
+void* checked_alloc(std::size_t n) {
+  if (n > kMaxAllocation && g_armed.load(std::memory_order_relaxed)) {
+    char msg[160];
+    const int len = std::snprintf(msg, sizeof msg, "zipml fuzz replay: one allocation of %zu bytes (limit %zu) on input ",
+                                  n, kMaxAllocation);
+    (void)!::write(2, msg, static_cast<std::size_t>(len));
+    const char* in = zipml::fuzz::current_input ? zipml::fuzz::current_input : "?";
+    (void)!::write(2, in, std::strlen(in));
+    (void)!::write(2, "\n", 1);
+    std::abort();
+  }
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+} // namespace
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete" // free() of our own operator new's malloc
+#endif
+void* operator new(std::size_t n) { return checked_alloc(n); }
+void* operator new[](std::size_t n) { return checked_alloc(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+struct Target {
+  const char* name;
+  int (*run)(const std::uint8_t*, std::size_t);
+};
+
+constexpr Target kTargets[] = {
+    {"idx", &zipml::fuzz::idx},
+    {"libsvm", &zipml::fuzz::libsvm},
+    {"packed", &zipml::fuzz::packed},
+    {"model", &zipml::fuzz::model},
+};
+
+std::string g_current; // keeps current_input alive
+
+extern "C" void on_fatal_signal(int sig) {
+  static const char pre[] = "\nzipml fuzz replay: fatal signal while running input ";
+  (void)!::write(2, pre, sizeof pre - 1);
+  const char* in = zipml::fuzz::current_input ? zipml::fuzz::current_input : "?";
+  (void)!::write(2, in, std::strlen(in));
+  (void)!::write(2, "\n", 1);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+std::vector<fs::path> inputs_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_regular_file() && n.rfind('.', 0) != 0 && n != "README.md") out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, on_fatal_signal);
+  const fs::path root = argc > 1 ? fs::path(argv[1]) : fs::path(ZIPML_FUZZ_DIR);
+  std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
+  if (!fs::is_directory(root / "corpus")) {
+    std::fprintf(stderr, "fuzz_replay: no corpus folder in '%s'\n", root.c_str());
+    return 2;
+  }
+  int failed = 0;
+  std::size_t total = 0;
+  for (const Target& t : kTargets) {
+    if (!only.empty() && std::find(only.begin(), only.end(), t.name) == only.end()) continue;
+    std::size_t counts[2] = {0, 0};
+    const char* kinds[2] = {"corpus", "regressions"};
+    for (int k = 0; k < 2; ++k) {
+      for (const fs::path& p : inputs_in(root / kinds[k] / t.name)) {
+        std::ifstream f(p, std::ios::binary);
+        const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+        g_current = p.string();
+        zipml::fuzz::current_input = g_current.c_str();
+        g_armed = true;
+        try {
+          // libFuzzer hands the input in a buffer of exactly its size: so does the replay.
+          std::vector<std::uint8_t> exact(bytes);
+          t.run(exact.empty() ? nullptr : exact.data(), exact.size());
+        } catch (const std::exception& e) {
+          g_armed = false;
+          std::fprintf(stderr, "FAIL %s %s: uncaught exception: %s\n", t.name, p.c_str(), e.what());
+          ++failed;
+        } catch (...) {
+          g_armed = false;
+          std::fprintf(stderr, "FAIL %s %s: uncaught non-standard exception\n", t.name, p.c_str());
+          ++failed;
+        }
+        g_armed = false;
+        ++counts[k];
+      }
+    }
+    zipml::fuzz::current_input = nullptr;
+    std::printf("%-7s %4zu corpus + %zu regression inputs replayed\n", t.name, counts[0], counts[1]);
+    if (counts[0] == 0) {
+      std::fprintf(stderr, "FAIL %s: empty corpus in '%s'\n", t.name, (root / "corpus" / t.name).c_str());
+      ++failed;
+    }
+    total += counts[0] + counts[1];
+  }
+  std::printf("%zu inputs, %d failed\n", total, failed);
+  return failed == 0 ? 0 : 1;
+}
