@@ -128,7 +128,7 @@ std::vector<fs::path> inputs_of(const Settings& s) {
   return {s.train_file, s.train_labels, s.test_file, s.test_labels};
 }
 
-//! Every name the user typed, checked before any data is read.
+//! Every name the user typed (and the epoch count), checked before any data is read.
 void check_names(const Settings& s) {
   if (!contains(kModels, s.model)) throw zipml::Error("unknown model '" + s.model + "': choose " + names(kModels));
   if (!contains(kBackends, s.backend)) {
@@ -138,6 +138,7 @@ void check_names(const Settings& s) {
                        " (verilator and pynq are coming)");
   }
   if (!contains(kRoundings, s.rounding)) throw zipml::Error("unknown rounding '" + s.rounding + "': choose " + names(kRoundings));
+  if (s.opt.epochs == 0) throw zipml::Error("--epochs must be at least 1");
   if (s.precisions.empty()) throw zipml::Error("--precision: name at least one precision");
   for (const auto& p : s.precisions) {
     if (p != "float32" && !contains(precisions_with<zipml::Nearest>(), p))

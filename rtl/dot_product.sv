@@ -5,7 +5,8 @@
 // adder tree (registered after its third level) and accumulated in 64 bits, so the sum D is
 // exact and independent of the order. One result per row, valid/ready on both sides; the whole
 // pipeline holds while a result waits (in_ready_o = !out_valid_o || out_ready_i).
-// Latency from the last beat to the result: 4 cycles.
+// Latency from the last beat to the result: 3 cycles for V <= 8, 4 for V >= 16 (a second
+// tree register after level 3).
 module dot_product #(
   parameter int PRECISION = 32,
   parameter int V = (PRECISION == 32) ? 2 : 64 / PRECISION,
@@ -77,7 +78,22 @@ module dot_product #(
     end
   end
 
-  assign total = acc_q + {{(64-TW){sum_q[TW-1]}}, sum_q};
+  // V <= 8: the tree is complete after the first tree register
+  logic signed [TW-1:0] tree;
+  logic                 tree_valid, tree_last;
+  if (LOG2V > 3) begin : g_two_tree_stages
+    assign tree       = sum_q;
+    assign tree_valid = v3_q;
+    assign tree_last  = last3_q;
+  end else begin : g_one_tree_stage
+    assign tree       = part_q[0];
+    assign tree_valid = v2_q;
+    assign tree_last  = last2_q;
+    logic unused_stage;
+    assign unused_stage = v3_q ^ last3_q ^ (^sum_q) ^ (^w2[0]);
+  end
+
+  assign total = acc_q + {{(64-TW){tree[TW-1]}}, tree};
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -91,9 +107,9 @@ module dot_product #(
       if (adv) begin
         v1_q <= in_valid_i;
         v2_q <= v1_q;
-        v3_q <= v2_q;
-        if (v3_q) begin
-          if (last3_q) begin
+        v3_q <= v2_q && LOG2V > 3;
+        if (tree_valid) begin
+          if (tree_last) begin
             acc_q       <= '0;
             out_valid_q <= 1'b1;
           end else begin
@@ -118,7 +134,7 @@ module dot_product #(
         sum_q   <= w2[0];
         last3_q <= last2_q;
       end
-      if (v3_q && last3_q) out_sum_q <= total;
+      if (tree_valid && tree_last) out_sum_q <= total;
     end
   end
 

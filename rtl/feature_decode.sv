@@ -26,7 +26,9 @@ module feature_decode #(
   end else begin : g_quantized
     always_comb begin
       for (int v = 0; v < V; v++) begin
-        a_o[v*AW +: AW] = {minus_one_one_i & line_i[v*PRECISION + PRECISION - 1],
+        // 1-bit samples are [0, 1] only (the decoder refuses [-1, 1]): the sign is a constant 0,
+        // which removes the subtractors of the dot product and the updater
+        a_o[v*AW +: AW] = {(PRECISION > 1) & minus_one_one_i & line_i[v*PRECISION + PRECISION - 1],
                            line_i[v*PRECISION +: PRECISION]};
       end
     end

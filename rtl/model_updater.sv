@@ -60,9 +60,9 @@ module model_updater #(
       step = {{(SW-PW){prod1_q[v][PW-1]}}, prod1_q[v]};
       if (frac_i != 5'd0) step = (step + ($signed(SW'(1)) <<< (frac_i - 5'd1))) >>> frac_i;
       diff = {{(SW-32){x1_q[v][31]}}, x1_q[v]} - {{(SW-32){decay1_q[v][31]}}, decay1_q[v]} - step;
-      if (diff > $signed(SW'(32'h7fff_ffff))) x_d[32*v +: 32] = 32'h7fff_ffff;
-      else if (diff < -$signed(SW'(32'h8000_0000))) x_d[32*v +: 32] = 32'h8000_0000;
-      else x_d[32*v +: 32] = diff[31:0];
+      // saturate: the bits above 31 must all equal the sign
+      if (diff[SW-1:31] == '0 || diff[SW-1:31] == '1) x_d[32*v +: 32] = diff[31:0];
+      else x_d[32*v +: 32] = diff[SW-1] ? 32'h8000_0000 : 32'h7fff_ffff;
     end
   end
 

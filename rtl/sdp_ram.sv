@@ -9,7 +9,10 @@ module sdp_ram #(
   // words; need not be a power of two
   parameter int DEPTH = 1024,
   // address bits, >= $clog2(DEPTH)
-  parameter int ADDR_W = 10
+  parameter int ADDR_W = 10,
+  // 1: ask for block RAM even when the array is shallow (Yosys and Vivado read the
+  // ram_style attribute); 0: let the tool choose (LUT RAM for shallow arrays)
+  parameter int BLOCK = 0
 ) (
   input  logic              clk,
   // write port
@@ -22,12 +25,20 @@ module sdp_ram #(
   output logic [WIDTH-1:0]  rdata_o
 );
 
-  logic [WIDTH-1:0] mem [0:DEPTH-1];
   logic [WIDTH-1:0] rdata_q;
 
-  always_ff @(posedge clk) begin
-    if (we_i) mem[waddr_i] <= wdata_i;
-    if (re_i) rdata_q <= mem[raddr_i];
+  if (BLOCK != 0) begin : g_block
+    (* ram_style = "block" *) logic [WIDTH-1:0] mem [0:DEPTH-1];
+    always_ff @(posedge clk) begin
+      if (we_i) mem[waddr_i] <= wdata_i;
+      if (re_i) rdata_q <= mem[raddr_i];
+    end
+  end else begin : g_auto
+    logic [WIDTH-1:0] mem [0:DEPTH-1];
+    always_ff @(posedge clk) begin
+      if (we_i) mem[waddr_i] <= wdata_i;
+      if (re_i) rdata_q <= mem[raddr_i];
+    end
   end
 
   assign rdata_o = rdata_q;

@@ -182,7 +182,8 @@ module sgd_engine #(
   logic [LANE_W-1:0] s1_lane_q;
   logic out_issue, out_last;
 
-  assign out_issue = ctl_q == C_OUT && line_ready && !s1_out_q && !(s1_out_last_q && s1_out_q);
+  // one line in flight at a time; the last one ends the write-back (out_done)
+  assign out_issue = ctl_q == C_OUT && line_ready && !s1_out_q;
   assign out_last  = out_lane_q == LANE_W'(LANES - 1) &&
                      (LINE_W + 1)'(out_line_q) == lines - (LINE_W + 1)'(1);
 
@@ -293,7 +294,7 @@ module sgd_engine #(
     s1_line_q     <= c0_line;
     s1_slot_q     <= slot_q;
     s1_lane_q     <= out_lane_q;
-    s1_out_last_q <= out_issue ? out_last : (s1_out_last_q && !s1_out_q);
+    s1_out_last_q <= out_last;
     s2_last_q     <= s1_last_q;
     s2_use_snap_q <= s1_use_snap_q;
     s2_line_q     <= s1_line_q;

@@ -71,7 +71,7 @@ module sgd_lane #(
   assign ram_waddr = clear_i ? clear_line_i : wr_line_i;
   assign ram_wdata = clear_i ? '0 : updated;
 
-  sdp_ram #(.WIDTH(32 * V), .DEPTH(LINES), .ADDR_W(LINE_W)) u_model (
+  sdp_ram #(.WIDTH(32 * V), .DEPTH(LINES), .ADDR_W(LINE_W), .BLOCK(1)) u_model (
     .clk     (clk),
     .we_i    (ram_we),
     .waddr_i (ram_waddr),
@@ -81,7 +81,7 @@ module sgd_lane #(
     .rdata_o (main_rd)
   );
 
-  sdp_ram #(.WIDTH(32 * V), .DEPTH(LINES), .ADDR_W(LINE_W)) u_snapshot (
+  sdp_ram #(.WIDTH(32 * V), .DEPTH(LINES), .ADDR_W(LINE_W), .BLOCK(1)) u_snapshot (
     .clk     (clk),
     .we_i    (snap_we),
     .waddr_i (ram_waddr),
@@ -101,7 +101,8 @@ module sgd_lane #(
   logic [24:0] g_new;
 
   assign g_pop     = take_g_i;
-  assign g_ready_o = gq_count_q != 2'd0;
+  // a gradient leaving the gradient unit this cycle may be taken at once (bypass)
+  assign g_ready_o = gq_count_q != 2'd0 || g_push;
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -113,10 +114,10 @@ module sgd_lane #(
 
   always_ff @(posedge clk) begin
     if (g_pop) begin
-      g_cur_q  <= gq_q[0];
-      gq_q[0]  <= gq_q[1];
+      g_cur_q <= (gq_count_q == 2'd0) ? g_new : gq_q[0];
+      gq_q[0] <= gq_q[1];
     end
-    if (g_push) begin
+    if (g_push && !(g_pop && gq_count_q == 2'd0)) begin
       // the free entry: 0 when empty (or emptied by this pop), else 1
       if (gq_count_q - 2'(g_pop) == 2'd0) gq_q[0] <= g_new;
       else gq_q[1] <= g_new;
@@ -220,7 +221,7 @@ module sgd_lane #(
   always_ff @(posedge clk) begin
     if (rst_n) begin
       if (dot_valid_i && !dot_in_ready) $error("sgd_lane: dot product beat dropped");
-      if (g_pop && gq_count_q == 2'd0) $error("sgd_lane: gradient taken from an empty queue");
+      if (g_pop && gq_count_q == 2'd0 && !g_push) $error("sgd_lane: gradient taken from an empty queue");
       if (g_push && !g_pop && gq_count_q == 2'd2) $error("sgd_lane: gradient queue overflow");
       if (l_push && !l_pop && lq_count_q == 2'd2) $error("sgd_lane: label queue overflow");
     end

@@ -112,10 +112,13 @@ fuzz_one() {
   local t=$1
   local corpus=$out/corpus/$t art=$out/artifacts/$t/
   mkdir -p "$corpus" "$art"
+  local start
+  start=$(date +%s)
   # The first folder receives new inputs; the committed seeds stay as they are.
   # shellcheck disable=SC2086
   "$out/fuzz_$t" "${common[@]}" -timeout=25 -max_total_time="$seconds" -artifact_prefix="$art" ${FUZZ_FLAGS:-} \
-    "$corpus" "tests/fuzz/corpus/$t" >"$out/logs/$t.log" 2>&1
+    "$corpus" "tests/fuzz/corpus/$t" >"$out/logs/$t.log" 2>&1 || true
+  echo $(($(date +%s) - start)) >"$out/logs/$t.seconds"
 }
 
 if [ "$seconds" -gt 0 ]; then
@@ -151,7 +154,8 @@ if [ "$seconds" -gt 0 ]; then
       echo "   FINDING $t: $dest (log: build-fuzz/logs/$t.log)"
       grep -m1 -E 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error:|zipml fuzz check failed|uncaught exception|terminate called' "$log" | sed 's/^/      /' || true
     done
-    line="$t: ${execs:-?} executions in ${seconds} s (${speed:-?}/s), corpus ${files} files / ${bytes} bytes, ${cov:-cov ?}, peak RSS ${rss:-?} MB, findings ${found}"
+    took=$(cat "$out/logs/$t.seconds" 2>/dev/null || echo '?')
+    line="$t: ${execs:-?} executions in ${took} s (${speed:-?}/s), corpus ${files} files / ${bytes} bytes, ${cov:-cov ?}, peak RSS ${rss:-?} MB, findings ${found}"
     echo "   $line"
     echo "$(date -u +%Y-%m-%dT%H:%MZ) $line" >>"$out/summary.txt"
   done

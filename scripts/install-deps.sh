@@ -18,6 +18,8 @@ packages=(
   dataset-fashion-mnist
   # plots (optional at run time, used by --plot and its test)
   gnuplot-nox
+  # interop tests: LIBSVM's svm-scale, numpy and scikit-learn (zero-based svmlight files)
+  libsvm-tools python3-numpy python3-sklearn
 )
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -44,6 +44,7 @@ refuse same-output "--summary and --history both name" -- \
   "$train" --train "$tmp/t.libsvm" --summary "$tmp/x" --history "$tmp/x"
 refuse missing-folder "the directory .*/nowhere does not exist" -- \
   "$train" --train "$tmp/t.libsvm" --save "$tmp/nowhere/m.zml"
+refuse zero-epochs "--epochs must be at least 1" -- "$train" --train "$tmp/t.libsvm" --epochs 0
 refuse duplicate-precision "--precision names 'q4' twice" -- "$train" --train "$tmp/t.libsvm" --precision q4,q4
 refuse plot-extension "must end in .svg or .png" -- "$train" --train "$tmp/t.libsvm" --plot "$tmp/p.pdf"
 refuse plot-no-gnuplot "--plot needs gnuplot: sudo apt-get install gnuplot-nox" -- \

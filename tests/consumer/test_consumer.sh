@@ -78,7 +78,12 @@ sub=$tmp/meson-sub
 mkdir -p "$sub/subprojects/zipml"
 cp "$here/project/consumer.cpp" "$sub/"
 cp "$here/project/subproject.meson.build" "$sub/meson.build"
-(cd "$source_root" && cp -r meson.build meson_options.txt include backends examples bench cmake "$sub/subprojects/zipml/")
+for entry in "$source_root"/* "$source_root"/.[!.]*; do   # the source tree without build folders
+  [ -e "$entry" ] || continue
+  case $(basename "$entry") in .git | subprojects | build*) continue ;; esac
+  [ -d "$entry/meson-private" ] && continue
+  cp -r "$entry" "$sub/subprojects/zipml/"
+done
 if step sub-setup "$meson" setup "$sub/build" "$sub" --buildtype=plain --force-fallback-for=zipml &&
    step sub-compile "$meson" compile -C "$sub/build" consumer &&
    step sub-run "$sub/build/consumer"; then

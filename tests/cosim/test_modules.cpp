@@ -113,10 +113,16 @@ struct DecoderModel {
   [[nodiscard]] bool prec_bad() const {
     return cfg.precision != stream::PrecisionCode::Unstated && cfg.precision != stream::PrecisionCode::Q8;
   }
+  //! The engine takes 0 and 2^-39 <= gamma < 2^8 (E = 150 - biased exponent in 16..62): a
+  //! superset of what the host sends (engine::step_factor_ok).
+  static bool step_ok(float g) {
+    const auto b = std::bit_cast<std::uint32_t>(g);
+    const unsigned e = (b >> 23) & 0xffu;
+    return (b & 0x7fffffffu) == 0 || (!(b >> 31) && e >= 88 && e <= 134);
+  }
   [[nodiscard]] bool other_bad() const {
     const bool ls = cfg.loss_mode() == stream::LossMode::LeastSquares;
-    const bool steps = ls ? engine::step_factor_ok(cfg.step)
-                          : engine::step_factor_ok(cfg.step_cost_neg) && engine::step_factor_ok(cfg.step_cost_pos);
+    const bool steps = ls ? step_ok(cfg.step) : step_ok(cfg.step_cost_neg) && step_ok(cfg.step_cost_pos);
     return cfg.dim == 0 || cfg.dim > kMaxDim || !steps;
   }
   [[nodiscard]] bool ok() const { return !prec_bad() && !other_bad(); }

@@ -344,3 +344,27 @@ TEST_CASE("MAX_DIM 32768: d beyond 4096 trains bit-exact") {
   const auto s = stream::pack<Quantized<8>>(cosim::synthetic(6, 5000, data::Range::ZeroOne, 0, 31));
   train_and_compare(e, s, 2, "q8 d=5000", 0x1p-14f);
 }
+
+TEST_CASE("binarizing by the configuration alone (no lane labels) matches the CPU") {
+  const auto ds = cosim::synthetic(30, 11, data::Range::ZeroOne, 3, 41);
+  const auto s = stream::pack<Quantized<4>>(ds);
+  TrainJob job;
+  job.config = config_for(s, 0x1p-5f, 3);
+  job.config.step_cost_neg = 0x1.8p-5f; // an L2-SVM, binarized against class 1 in the engine
+  job.config.step_cost_pos = 0x1p-5f;
+  job.config.binarize = true;
+  job.config.binarize_label = 1.0f;
+  job.data = &s;
+  job.arithmetic = Arithmetic::Engine;
+  ModelState a, b;
+  a.reset(Arithmetic::Engine, 1, s.layout.dim);
+  b.reset(Arithmetic::Engine, 1, s.layout.dim);
+  Cpu cpu;
+  Verilator rtl;
+  for (std::size_t e = 0; e < 3; ++e) {
+    cpu.run_epoch(L2Svm{}, job, e, a);
+    rtl.run_epoch(L2Svm{}, job, e, b);
+    INFO("epoch " << e + 1);
+    CHECK(a.fixed == b.fixed);
+  }
+}

@@ -4,10 +4,12 @@
 //   fuzz_replay [FUZZ_DIR [TARGET...]]     FUZZ_DIR defaults to tests/fuzz of the source tree
 //
 // For each target T it runs zipml::fuzz::T over FUZZ_DIR/corpus/T/* and FUZZ_DIR/regressions/T/*.
-// An input fails when anything but zipml::Error escapes the entry function (reported, exit 1),
-// or when it crashes, trips a check or a sanitizer, or asks for more than 2 GiB in one
-// allocation (libFuzzer's default -malloc_limit_mb): then the process aborts naming the input.
+// Each input runs in a child process. It fails when anything but zipml::Error escapes the
+// entry function, or when it crashes, trips a check or a sanitizer, or asks for more than
+// 2 GiB in one allocation (libFuzzer's default -malloc_limit_mb). Every failing input is named;
+// the exit status is 1 if any failed.
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -22,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "target_idx.hpp"
@@ -60,6 +64,28 @@ void* checked_alloc(std::size_t n) {
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete" // free() of our own operator new's malloc
 #endif
 void* operator new(std::size_t n) { return checked_alloc(n); }
+
+// xtensor allocates through xsimd's aligned allocator, which calls posix_memalign, not operator
+// new: check those requests too. Under AddressSanitizer its allocator does it instead (its
+// runtime owns posix_memalign; max_allocation_size_mb makes a larger request fatal).
+#if defined(__SANITIZE_ADDRESS__)
+#define ZIPML_REPLAY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZIPML_REPLAY_ASAN 1
+#endif
+#endif
+#ifdef ZIPML_REPLAY_ASAN
+extern "C" const char* __asan_default_options() { return "max_allocation_size_mb=2048:allocator_may_return_null=0"; }
+#else
+extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
+  if (n > kMaxAllocation && g_armed.load(std::memory_order_relaxed)) (void)checked_alloc(n); // reports, aborts
+  void* p = ::memalign(alignment, n == 0 ? 1 : n);
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+#endif
 void* operator new[](std::size_t n) { return checked_alloc(n); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
@@ -126,21 +152,51 @@ int main(int argc, char** argv) {
         const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
         g_current = p.string();
         zipml::fuzz::current_input = g_current.c_str();
-        g_armed = true;
-        try {
-          // libFuzzer hands the input in a buffer of exactly its size: so does the replay.
-          std::vector<std::uint8_t> exact(bytes);
-          t.run(exact.empty() ? nullptr : exact.data(), exact.size());
-        } catch (const std::exception& e) {
+        // Each input in a child process: a crash fails that input, the others still run.
+        std::fflush(stdout);
+        std::fflush(stderr);
+        const pid_t child = ::fork();
+        if (child < 0) {
+          std::perror("fuzz_replay: fork");
+          return 2;
+        }
+        if (child == 0) {
+          g_armed = true;
+          try {
+            // libFuzzer hands the input in a buffer of exactly its size: so does the replay.
+            std::vector<std::uint8_t> exact(bytes);
+            t.run(exact.empty() ? nullptr : exact.data(), exact.size());
+          } catch (const std::exception& e) {
+            g_armed = false;
+            std::fprintf(stderr, "uncaught exception: %s\n", e.what());
+            std::fflush(stderr);
+            std::exit(3);
+          } catch (...) {
+            g_armed = false;
+            std::fprintf(stderr, "uncaught non-standard exception\n");
+            std::fflush(stderr);
+            std::exit(3);
+          }
           g_armed = false;
-          std::fprintf(stderr, "FAIL %s %s: uncaught exception: %s\n", t.name, p.c_str(), e.what());
-          ++failed;
-        } catch (...) {
-          g_armed = false;
-          std::fprintf(stderr, "FAIL %s %s: uncaught non-standard exception\n", t.name, p.c_str());
+          std::fflush(stdout);
+          std::exit(0); // not _exit: static destructors remove the temporary folder, LeakSanitizer runs
+        }
+        int status = 0;
+        while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+        }
+        {
+          // What a crashed child could not clean up (fuzz_common.hpp names it by pid).
+          std::error_code ec;
+          fs::remove_all(fs::temp_directory_path(ec) / ("zipml-fuzz-" + std::to_string(child)), ec);
+        }
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+          if (WIFSIGNALED(status))
+            std::fprintf(stderr, "FAIL %s %s: killed by signal %d (%s)\n", t.name, p.c_str(), WTERMSIG(status),
+                         strsignal(WTERMSIG(status)));
+          else
+            std::fprintf(stderr, "FAIL %s %s: exit status %d\n", t.name, p.c_str(), WEXITSTATUS(status));
           ++failed;
         }
-        g_armed = false;
         ++counts[k];
       }
     }

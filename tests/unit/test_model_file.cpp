@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -27,7 +29,7 @@
 using namespace zipml;
 namespace fs = std::filesystem;
 
-// ---- allocation probe: the largest single operator-new request while it is armed ----------
+// ---- allocation probe: the largest single request (operator new, posix_memalign) while armed --
 namespace {
 std::atomic<bool> g_probe{false};
 std::atomic<std::size_t> g_largest{0};
@@ -52,6 +54,24 @@ void* operator new[](std::size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
+// xtensor's buffers come from xsimd's aligned allocator through posix_memalign: probe it too
+// (not under AddressSanitizer, whose runtime owns posix_memalign).
+#if defined(__SANITIZE_ADDRESS__)
+#define ZIPML_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZIPML_TEST_ASAN 1
+#endif
+#endif
+#ifndef ZIPML_TEST_ASAN
+extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
+  note(n);
+  void* p = ::memalign(alignment, n == 0 ? 1 : n);
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+#endif
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }

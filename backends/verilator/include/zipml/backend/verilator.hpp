@@ -13,6 +13,7 @@
 #ifndef ZIPML_BACKEND_VERILATOR_HPP
 #define ZIPML_BACKEND_VERILATOR_HPP
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -124,13 +125,12 @@ class SimEngineOf final : public SimEngine {
   }
 }
 
-//! The configuration lane `lane` of a job is sent: the lane's label binarized in the engine
-//! (one-vs-rest), or the labels as they are when the job has no lane labels (regression).
+//! The configuration lane `lane` of a job is sent: with lane labels, binarize against the
+//! lane's label (one-vs-rest, one engine per lane); without, the job's configuration as it is
+//! (its binarize flag and label, or regression), as TrainJob::positive_labels() reads it.
 [[nodiscard]] inline stream::Config lane_config(const TrainJob& job, std::size_t lane) {
   stream::Config c = job.config;
-  if (job.lane_labels.empty()) {
-    c.binarize = false; // the engine arithmetic binarizes exactly when lane labels are given
-  } else {
+  if (!job.lane_labels.empty()) {
     c.binarize = true;
     c.binarize_label = job.lane_labels[lane];
   }
@@ -153,10 +153,7 @@ class SimEngineOf final : public SimEngine {
   const unsigned sent_code = static_cast<unsigned>(sent.precision);
   if (code != sent_code) {
     if (code == kPrecisionRefused) {
-      os << "the " << precision_name(stream::precision_code(engine_bits) == stream::PrecisionCode::Unstated
-                                         ? 0u
-                                         : static_cast<unsigned>(stream::precision_code(engine_bits)))
-         << " engine refused the configuration (precision field 7): it needs 1 <= d <= MAX_DIM ("
+      os << "the " << precision_name(static_cast<unsigned>(stream::precision_code(engine_bits))) << " engine refused the configuration (precision field 7): it needs 1 <= d <= MAX_DIM ("
          << kMaxDim << "), step factors 0 or in [2^-39, 2^8), no [-1, 1] range with 1-bit samples and "
                        "no double sampling with float32 samples; d = "
          << sent.dim;
