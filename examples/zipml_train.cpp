@@ -162,6 +162,9 @@ std::vector<cli::Output> outputs_of(const Settings& s) {
 }
 
 Data load(const Settings& s) {
+  if (s.scale_labels != "none" && (s.model != "least-squares" || s.positive_label))
+    throw zipml::Error("--scale-labels is for regression (--model least-squares without --positive-label): "
+                       "classifiers need their class labels as they are");
   namespace data = zipml::data;
   Data d;
   if (s.train_file.empty()) {

@@ -146,9 +146,13 @@ module sgd_engine #(
 
   assign is_feature = dec_kind == zipml_pkg::BEAT_FEATURE;
   assign is_label   = dec_kind == zipml_pkg::BEAT_LABEL;
-  // a row starts when the gradient it applies (two rows back) is queued and the write-backs
-  // of the previous row have landed
-  assign row_gate   = !dec_first || ((rows_q != 2'd2 || g_ready_all) && quiet_ok);
+  // a row starts when the gradient it applies (two rows back) is queued and the previous row's
+  // write-back of each line lands before this row reads it: line j is written 3 cycles after
+  // its read, so the first read of a row must come at least 5 - lines cycles after the
+  // previous row's last read (nothing to wait for with 4 lines or more)
+  logic row_quiet_ok;
+  assign row_quiet_ok = 32'(lines) + 32'(quiet_q) >= 32'd4;
+  assign row_gate     = !dec_first || ((rows_q != 2'd2 || g_ready_all) && row_quiet_ok);
 
   always_comb begin
     dec_ready = 1'b0;
@@ -531,8 +535,20 @@ module sgd_engine #(
   end
 
 `ifdef VERILATOR
+  // the schedule's invariants; a violation is an engine bug
+  logic              hazard_read;
+  logic [LINE_W-1:0] hazard_line;
+  assign hazard_read = c0_model || out_issue;
+  assign hazard_line = out_issue ? out_line_q : c0_line;
   always_ff @(posedge clk) begin
-    if (rst_n && take && is_feature && !unpack_in_ready) $error("sgd_engine: unpacker beat dropped");
+    if (rst_n) begin
+      if (take && is_feature && !unpack_in_ready) $error("sgd_engine: unpacker beat dropped");
+      // a model line is never read while its write-back is still in the pipeline
+      if (hazard_read && ((s1_model_q && s1_line_q == hazard_line) ||
+                          (s2_model_q && s2_line_q == hazard_line) ||
+                          (s3_model_q && s3_line_q == hazard_line)))
+        $error("sgd_engine: line %0d read before its write-back", hazard_line);
+    end
   end
 `endif
 

@@ -3,6 +3,8 @@
 #ifndef ZIPML_EXAMPLES_CLI_COMMON_HPP
 #define ZIPML_EXAMPLES_CLI_COMMON_HPP
 
+#include <fcntl.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -106,7 +108,11 @@ inline void write_file_atomically(const fs::path& path, std::string_view content
     if (!f) throw Error("cannot write " + path.string() + " (cannot create " + tmp.string() + ")");
     f.write(content.data(), static_cast<std::streamsize>(content.size()));
     f.close();
-    if (!f) {
+    // Flush to the disk before the rename, so a crash leaves the old file or the new one, never an empty one.
+    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!f || !synced) {
       std::error_code ec;
       fs::remove(tmp, ec);
       throw Error("writing " + path.string() + " failed (disk full?)");

@@ -56,6 +56,7 @@ refuse bad-precision "unknown precision 'q3'" -- "$train" --train "$data/tiny.li
 printf '+1 1:0.5 2:zz\n' >"$tmp/bad.libsvm"
 refuse bad-libsvm "bad.libsvm:1" -- "$train" --train "$tmp/bad.libsvm"
 expect bad-order 105 "sideways not in" -- "$train" --order sideways
+expect label-scaling-classifier 1 "scale-labels is for regression" -- "$train" --train "$data/tiny.libsvm" --scale-labels 0..1
 
 # The progress bar: never when stdout is a file or a pipe; on a terminal unless --quiet.
 make_libsvm "$tmp/b.libsvm" 2000 1

@@ -4,6 +4,7 @@
 #include "cosim_common.hpp"
 
 #include "Vsgd_engine_q8_big.h"
+#include "Vsgd_engine_q8_tiny.h"
 
 using namespace zipml;
 namespace cmd = zipml::stream::command;
@@ -367,4 +368,15 @@ TEST_CASE("binarizing by the configuration alone (no lane labels) matches the CP
     INFO("epoch " << e + 1);
     CHECK(a.fixed == b.fixed);
   }
+}
+
+TEST_CASE("MAX_DIM 8: one model line, two-word rows back to back") {
+  verilator::SimEngineOf<Vsgd_engine_q8_tiny, 8> e({}, verilator::StreamStalls{0.0, 0.0, 1});
+  e.reset();
+  train_and_compare(e, stream::pack<Quantized<8>>(cosim::synthetic(40, 8, data::Range::ZeroOne, 0, 51)), 3, "q8 d=8");
+  e.reset();
+  train_and_compare(e, stream::pack<Quantized<8>>(cosim::synthetic(40, 5, data::Range::ZeroOne, 0, 52)), 3, "q8 d=5");
+  verilator::SimEngineOf<Vsgd_engine_q8_tiny, 8> s({}, verilator::StreamStalls{0.4, 0.3, 2});
+  s.reset();
+  train_and_compare(s, stream::pack<Quantized<8>>(cosim::synthetic(40, 8, data::Range::ZeroOne, 0, 53)), 3, "q8 d=8 stalls");
 }

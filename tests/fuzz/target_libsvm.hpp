@@ -28,7 +28,9 @@ struct Outcome {
   std::string error;
 };
 
-inline Outcome read(const std::filesystem::path& p, const data::LibsvmOptions& opt) {
+inline Outcome read(const std::filesystem::path& p, data::LibsvmOptions opt) {
+  // A fuzzer's memory limit, not the machine's: the reader must refuse rather than allocate.
+  if (opt.max_bytes == 0) opt.max_bytes = std::size_t{64} << 20;
   Outcome o;
   try {
     o.ds = data::read_libsvm(p, opt);

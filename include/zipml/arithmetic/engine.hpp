@@ -12,6 +12,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace zipml::engine {
 
@@ -41,6 +42,8 @@ inline constexpr int kMaxHostStepShift = 57;   //!< the host refuses gamma < 2^-
 //! A float32 feature on entry to the engine: floor(a * 2^16 + 1/2), saturated to 18 bits.
 //! The host refuses features outside [-2, 2 - 2^-17), so saturation never changes a packed value.
 [[nodiscard]] inline std::int32_t float_feature(float a) noexcept {
+  // NaN saturates by its sign bit, as the RTL converter does (the host never sends one).
+  if (std::isnan(a)) return std::signbit(a) ? -(1 << (kFloatFeatureBits - 1)) : (1 << (kFloatFeatureBits - 1)) - 1;
   const double scaled = std::floor(static_cast<double>(a) * 65536.0 + 0.5);
   const double lo = -(1 << (kFloatFeatureBits - 1)), hi = (1 << (kFloatFeatureBits - 1)) - 1;
   return static_cast<std::int32_t>(std::clamp(scaled, lo, hi));
@@ -48,6 +51,7 @@ inline constexpr int kMaxHostStepShift = 57;   //!< the host refuses gamma < 2^-
 
 //! A float32 label (regression target) in Q9.23: floor(b * 2^23 + 1/2), saturated to 32 bits.
 [[nodiscard]] inline std::int32_t fixed_label(float b) noexcept {
+  if (std::isnan(b)) return std::signbit(b) ? std::numeric_limits<std::int32_t>::min() : std::numeric_limits<std::int32_t>::max();
   const double scaled = std::floor(static_cast<double>(b) * 8388608.0 + 0.5);
   return static_cast<std::int32_t>(std::clamp(scaled, -2147483648.0, 2147483647.0));
 }

@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include <xtensor/xtensor.hpp>
 
 #include "zipml/data/dataset.hpp"
@@ -38,7 +40,19 @@ struct LibsvmOptions {
   std::size_t limit = 0; //!< > 0: read only the first `limit` samples
   std::size_t num_features = 0; //!< 0: infer from the largest index (bias not counted)
   IndexBase index_base = IndexBase::Auto;
+  //! Largest dense data set to build, in bytes; 0: half of this machine's memory. A file of a
+  //! few bytes with one huge index would otherwise ask for gigabytes of zeros.
+  std::size_t max_bytes = 0;
 };
+
+namespace detail {
+//! Half the physical memory (or 4 GiB where the system does not say).
+inline std::size_t default_max_bytes() noexcept {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return std::size_t{4} << 30;
+  return static_cast<std::size_t>(pages) / 2 * static_cast<std::size_t>(page);
+}
+} // namespace detail
 
 namespace detail {
 
@@ -254,10 +268,15 @@ class LibsvmParser {
   Dataset fill(std::size_t num_features, std::size_t shift) const {
     const std::size_t n = labels_.size();
     const std::size_t d = num_features + 1;
-    if (d > std::numeric_limits<std::size_t>::max() / sizeof(float) / n) {
+    const std::size_t limit = opt_.max_bytes ? opt_.max_bytes : default_max_bytes();
+    // The dense features plus the per-column duplicate check below, computed without overflow.
+    const bool too_big = d > (std::numeric_limits<std::size_t>::max() / sizeof(float) - 2) / (n + 2) ||
+                         (n + 2) * d * sizeof(float) > limit;
+    if (too_big) {
       throw Error("'" + name_ + "': a dense " + std::to_string(n) + " x " + std::to_string(d) +
-                  " matrix does not fit in memory; the largest feature index is " +
-                  std::to_string(max_index_) + " (line " + std::to_string(max_index_line_) + ")");
+                  " data set needs more than " + std::to_string(limit >> 20) +
+                  " MiB; the largest feature index is " + std::to_string(max_index_) + " (line " +
+                  std::to_string(max_index_line_) + "): check it, or set num_features / max_bytes");
     }
     Dataset ds;
     ds.source = name_;
@@ -271,12 +290,17 @@ class LibsvmParser {
                   std::to_string(max_index_) + " (line " + std::to_string(max_index_line_) +
                   "): check it, or set num_features");
     }
+    // Last row that wrote each column: catches "3:1 3:2" without clearing a mask per row.
+    std::vector<std::size_t> written;
+    try {
+      written.assign(d, 0);
+    } catch (const std::bad_alloc&) {
+      throw Error("'" + name_ + "': not enough memory for " + std::to_string(d) + " columns; the largest feature index is " +
+                  std::to_string(max_index_) + " (line " + std::to_string(max_index_line_) + ")");
+    }
     std::copy(labels_.begin(), labels_.end(), ds.labels.begin());
     float* const base = ds.features.data();
     std::fill(base, base + n * d, 0.0F);
-
-    // Last row that wrote each column: catches "3:1 3:2" without clearing a mask per row.
-    std::vector<std::size_t> written(d, 0);
     std::size_t begin = 0;
     for (std::size_t r = 0; r < n; ++r) {
       float* row = base + r * d;

@@ -385,6 +385,9 @@ inline std::vector<unsigned char> serialize(const ModelFile& m) {
   return std::move(out.bytes());
 }
 
+//! Numbers the temporaries of this process (`path.tmp-<pid>-<n>`).
+inline std::atomic<unsigned> temporary_counter{0};
+
 //! Writes `bytes` to `path` atomically: a temporary beside it, fsync, rename. On failure the
 //! temporary is removed, `path` is untouched, and Error says what failed.
 inline void write_atomically(const std::filesystem::path& path, std::span<const unsigned char> bytes) {
@@ -392,8 +395,8 @@ inline void write_atomically(const std::filesystem::path& path, std::span<const 
   const std::string name = path.string();
   if (name.empty()) throw Error("cannot save a model: the path is empty");
   // pid + a per-process counter: two threads saving the same path never share a temporary.
-  static std::atomic<unsigned> counter{0};
-  const fs::path tmp = name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const fs::path tmp =
+      name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(temporary_counter.fetch_add(1));
   auto fail = [&](const std::string& what, int err, int fd) {
     if (fd >= 0) ::close(fd);
     std::error_code ec;
