@@ -847,3 +847,26 @@ TEST_SUITE("scaling") {
     check_range(bias, Range::ZeroOne);
   }
 }
+
+TEST_CASE("libsvm: a stray huge index is refused before anything large is allocated") {
+  TempDir dir;
+  // 15 bytes asking for a 16 GiB dense row (found by the fuzzer): refused against the budget.
+  LibsvmOptions opt;
+  opt.max_bytes = std::size_t{64} << 20;
+  try {
+    (void)libsvm_text(dir, "1 4294967294:1\n", opt, "huge.libsvm");
+    FAIL("no error");
+  } catch (const zipml::Error& e) {
+    const std::string m = e.what();
+    INFO(m);
+    CHECK(has(m, "huge.libsvm"));
+    CHECK(has(m, "needs more than 64 MiB"));
+    CHECK(has(m, "4294967294"));
+    CHECK(has(m, "line 1"));
+  }
+  // The default budget (half the machine's memory) refuses it too.
+  CHECK_THROWS_AS((void)libsvm_text(dir, "1 4294967294:1\n2\n3\n4\n5\n", {}, "huge2.libsvm"), zipml::Error);
+  // A data set within the budget reads as usual.
+  const auto ds = libsvm_text(dir, "1 3:0.5\n", opt, "fine.libsvm");
+  CHECK(ds.dim() == 4);
+}
