@@ -32,21 +32,6 @@ module dot_product #(
   localparam int PW = 32 + AW;                 // exact product width
   localparam int TW = PW + LOG2V;              // exact tree width
 
-  // x * a exactly; small features by shift-and-add (no DSP for 1- and 2-bit samples)
-  function automatic logic signed [TW-1:0] mul(input logic [31:0] x, input logic [AW-1:0] a);
-    logic signed [TW-1:0] xs, acc;
-    xs = {{(TW-32){x[31]}}, x};
-    if (AW <= 3) begin
-      acc = '0;
-      for (int b = 0; b < AW - 1; b++) begin
-        if (a[b]) acc = acc + (xs <<< b);
-      end
-      if (a[AW-1]) acc = acc - (xs <<< (AW - 1));
-      mul = acc;
-    end else begin
-      mul = $signed(x) * $signed(a);
-    end
-  endfunction
 
   logic adv;
   logic v1_q, v2_q, v3_q, last1_q, last2_q, last3_q;
@@ -61,6 +46,13 @@ module dot_product #(
 
   assign adv        = !out_valid_q || out_ready_i;
   assign in_ready_o = adv;
+
+  // x * a exactly (exact_mul: shift-and-add for 1- and 2-bit samples, DSP48E1 otherwise)
+  logic [TW-1:0] prod_d [0:V-1];
+  for (genvar v = 0; v < V; v++) begin : g_mul
+    exact_mul #(.XW(32), .AW(AW), .PW(TW)) u_mul (
+      .x_i(in_x_i[32*v +: 32]), .a_i(in_a_i[AW*v +: AW]), .p_o(prod_d[v]));
+  end
 
   // tree levels 1..L1 (in place: level l's node i is the sum of level l-1's nodes 2i, 2i+1)
   always_comb begin
@@ -123,7 +115,7 @@ module dot_product #(
   always_ff @(posedge clk) begin
     if (adv) begin
       if (in_valid_i) begin
-        for (int v = 0; v < V; v++) prod_q[v] <= mul(in_x_i[32*v +: 32], in_a_i[AW*v +: AW]);
+        for (int v = 0; v < V; v++) prod_q[v] <= $signed(prod_d[v]);
         last1_q <= in_last_i;
       end
       if (v1_q) begin

@@ -26,20 +26,6 @@ module model_updater #(
   localparam int PW = 25 + AW;                     // exact G * A
   localparam int SW = ((PW + 1 > 33) ? PW + 1 : 33) + 2; // x - decay - step, exact
 
-  function automatic logic signed [PW-1:0] mul(input logic [24:0] g, input logic [AW-1:0] a);
-    logic signed [PW-1:0] gs, acc;
-    gs = {{(PW-25){g[24]}}, g};
-    if (AW <= 3) begin
-      acc = '0;
-      for (int b = 0; b < AW - 1; b++) begin
-        if (a[b]) acc = acc + (gs <<< b);
-      end
-      if (a[AW-1]) acc = acc - (gs <<< (AW - 1));
-      mul = acc;
-    end else begin
-      mul = $signed(g) * $signed(a);
-    end
-  endfunction
 
   logic                  v1_q, v2_q;
   logic signed [PW-1:0]  prod1_q [0:V-1];
@@ -51,6 +37,12 @@ module model_updater #(
   logic                  decay_on;
 
   assign decay_on = lambda_i < 32'd32;
+
+  // G * A exactly (exact_mul: shift-and-add for 1- and 2-bit samples, DSP48E1 otherwise)
+  logic [PW-1:0] prod_d [0:V-1];
+  for (genvar v = 0; v < V; v++) begin : g_mul
+    exact_mul #(.XW(25), .AW(AW), .PW(PW)) u_mul (.x_i(in_g_i), .a_i(in_a_i[AW*v +: AW]), .p_o(prod_d[v]));
+  end
 
   always_comb begin
     x_d  = '0;
@@ -80,7 +72,7 @@ module model_updater #(
     if (in_valid_i) begin
       for (int v = 0; v < V; v++) begin
         x1_q[v]     <= in_x_i[32*v +: 32];
-        prod1_q[v]  <= in_apply_i ? mul(in_g_i, in_a_i[AW*v +: AW]) : '0;
+        prod1_q[v]  <= in_apply_i ? $signed(prod_d[v]) : '0;
         decay1_q[v] <= (in_apply_i && decay_on) ? $signed(in_x_i[32*v +: 32]) >>> lambda_i[4:0] : 32'sd0;
       end
     end

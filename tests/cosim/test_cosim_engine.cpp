@@ -119,3 +119,65 @@ TEST_CASE("cosim: random input gaps and output back-pressure change nothing") {
   compare<L2Svm, Float32>("stalls float32", synthetic(kRows, kDim, data::Range::ZeroOne, 2, 702), base(0x1p-5f),
                           L2Svm{1.0f, 1.5f}, stalls);
 }
+
+namespace {
+
+//! One random job: loss, precision, range, d (1..160), n (1..40), step, l2, mini-batch, decay,
+//! order, double sampling, stalls, all drawn from `seed` (a failure names the seed).
+//! Returns whether the model left zero (a few random jobs legitimately do not train).
+bool random_job(std::uint64_t seed) {
+  SplitMix64 rng(seed, 77);
+  const unsigned loss = static_cast<unsigned>(rng.below(3));
+  const unsigned prec = static_cast<unsigned>(rng.below(5)); // float32, q1, q2, q4, q8
+  const bool stochastic = prec != 0 && rng.below(2) == 0;
+  const std::size_t d = rng.below(4) == 0 ? 1 + rng.below(4) : 1 + rng.below(160);
+  const std::size_t n = rng.below(4) == 0 ? 1 + rng.below(4) : 1 + rng.below(40);
+  Options o = base(std::ldexp(1.0f, -3 - static_cast<int>(rng.below(6))));
+  o.epochs = 2 + rng.below(2);
+  o.range = (prec != 1 && rng.below(2) == 0) ? data::Range::MinusOneOne : data::Range::ZeroOne;
+  if (rng.below(4) == 0) o.l2 = 0.01f * static_cast<float>(1 + rng.below(20));
+  if (rng.below(4) == 0) o.minibatch = std::size_t{1} << rng.below(4);
+  if (rng.below(4) == 0) {
+    o.step_decay = true;
+    o.decay_interval = 1 + static_cast<unsigned>(rng.below(2));
+  }
+  if (rng.below(4) == 0) o.order = Order::ShuffleEachEpoch;
+  if (stochastic && rng.below(2) == 0) o.double_sampling = true;
+  if (stochastic) o.requantize = rng.below(2) == 0;
+  auto ds = synthetic(n, d, o.range, loss == 0 ? 0 : 2, seed);
+  if (loss != 0) {
+    if (n == 1) return true; // a classifier needs two classes
+    bool both = false;
+    for (std::size_t i = 1; i < n; ++i) both = both || ds.labels(i) != ds.labels(0);
+    if (!both)
+      for (std::size_t i = 0; i < n; ++i) ds.labels(i) = static_cast<float>(i % 2);
+  }
+  const std::string what = "random job " + std::to_string(seed) + " (d " + std::to_string(d) + ", n " +
+                           std::to_string(n) + ")";
+  // every third job with random idle input cycles and output back-pressure
+  const verilator::StreamStalls stalls = seed % 3 == 0 ? verilator::StreamStalls{0.2, 0.3, seed} : verilator::StreamStalls{};
+  std::vector<std::int32_t> last;
+  auto run = [&]<class P>() {
+    if (loss == 0) last = compare<LeastSquares, P>(what, ds, o, {}, stalls, false);
+    else if (loss == 1) last = compare<L2Svm, P>(what, ds, o, L2Svm{1.0f, 1.5f}, stalls, false);
+    else last = compare<Logistic, P>(what, ds, o, {}, stalls, false);
+  };
+  switch (prec) {
+    case 0: run.template operator()<Float32>(); break;
+    case 1: stochastic ? run.template operator()<Quantized<1, Stochastic>>() : run.template operator()<Quantized<1>>(); break;
+    case 2: stochastic ? run.template operator()<Quantized<2, Stochastic>>() : run.template operator()<Quantized<2>>(); break;
+    case 3: stochastic ? run.template operator()<Quantized<4, Stochastic>>() : run.template operator()<Quantized<4>>(); break;
+    default: stochastic ? run.template operator()<Quantized<8, Stochastic>>() : run.template operator()<Quantized<8>>(); break;
+  }
+  for (auto w : last)
+    if (w != 0) return true;
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("cosim: 400 random jobs (tiny and odd d and n, every option)") {
+  int trained = 0;
+  for (std::uint64_t seed = 1; seed <= 400; ++seed) trained += random_job(seed) ? 1 : 0;
+  CHECK_MESSAGE(trained >= 380, "only " << trained << " of 400 random jobs moved the model off zero");
+}

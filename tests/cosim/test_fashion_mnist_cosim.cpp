@@ -9,7 +9,7 @@ namespace {
 
 const data::Dataset& subset() {
   static const data::Dataset ds = [] {
-    auto t = data::load_fashion_mnist(ZIPML_FASHION_MNIST_DIR, 1000, 1);
+    auto t = data::load_fashion_mnist(ZIPML_FASHION_MNIST_DIR, 3000, 1);
     data::scale_features(t.train, data::Range::ZeroOne, data::Axis::Rows);
     return t.train;
   }();
@@ -19,7 +19,7 @@ const data::Dataset& subset() {
 Options options() {
   Options o; // the original's MNIST settings, fewer epochs
   o.arithmetic = Arithmetic::Engine;
-  o.epochs = 2;
+  o.epochs = 3;
   return o;
 }
 

@@ -7,87 +7,11 @@
 #include "Vsgd_engine_q8_tiny.h"
 
 using namespace zipml;
+using namespace cosim;
 namespace cmd = zipml::stream::command;
 using verilator::OutBeat;
 
 namespace {
-
-constexpr std::uint64_t kBudget = 200000;
-
-std::vector<std::uint32_t> data_of(const std::vector<OutBeat>& beats) {
-  std::vector<std::uint32_t> d;
-  for (auto& b : beats) d.push_back(b.data);
-  return d;
-}
-
-//! A valid least-squares configuration for packed data.
-stream::Config config_for(const stream::PackedStream& s, float step = 0x1p-6f, std::uint32_t epochs = 2) {
-  stream::Config c;
-  c.dim = s.layout.dim;
-  c.samples = static_cast<std::uint32_t>(s.rows);
-  c.epochs = epochs;
-  c.step = step;
-  c.minus_one_one = s.layout.minus_one_one;
-  c.double_sampled = s.layout.double_sampled;
-  c.precision = stream::precision_code(s.layout.bits);
-  return c;
-}
-
-std::vector<std::uint32_t> echo(verilator::SimEngine& e, const stream::Config& c) {
-  const auto words = stream::config_words(c);
-  const auto ex = e.exchange(words, 1, kBudget);
-  REQUIRE_FALSE(ex.timed_out);
-  REQUIRE(ex.beats.size() == 9);
-  CHECK(ex.beats[8].last);
-  for (int i = 0; i < 8; ++i) CHECK_FALSE(ex.beats[i].last);
-  return data_of(ex.beats);
-}
-
-std::vector<std::uint32_t> to_vec(const std::array<std::uint32_t, 9>& a) { return {a.begin(), a.end()}; }
-
-//! One epoch on a simulated engine: data words + THE_END, the model's first d words back.
-std::vector<std::int32_t> rtl_epoch(verilator::SimEngine& e, const stream::PackedStream& s) {
-  std::vector<std::uint64_t> words(s.words.begin(), s.words.end());
-  words.push_back(cmd::kTheEnd);
-  const auto ex = e.exchange(words, 1, kBudget + 64 * words.size());
-  REQUIRE_FALSE(ex.timed_out);
-  REQUIRE(ex.beats.size() == s.layout.padded_dim());
-  REQUIRE(ex.beats.back().last);
-  std::vector<std::int32_t> m;
-  for (std::size_t j = 0; j < s.layout.dim; ++j) m.push_back(static_cast<std::int32_t>(ex.beats[j].data));
-  return m;
-}
-
-//! The CPU engine arithmetic's models after each of `epochs` epochs (one lane, no binarizing).
-std::vector<std::vector<std::int32_t>> cpu_epochs(const stream::Config& c, const stream::PackedStream& s,
-                                                  std::size_t epochs) {
-  TrainJob job;
-  job.config = c;
-  job.data = &s;
-  job.arithmetic = Arithmetic::Engine;
-  ModelState st;
-  st.reset(Arithmetic::Engine, 1, s.layout.dim);
-  Cpu cpu;
-  std::vector<std::vector<std::int32_t>> out;
-  for (std::size_t e = 0; e < epochs; ++e) {
-    cpu.run_epoch(LeastSquares{}, job, e, st);
-    out.push_back(st.fixed);
-  }
-  return out;
-}
-
-//! Configure (after reset) and train `epochs` epochs; require the CPU's words after each.
-void train_and_compare(verilator::SimEngine& e, const stream::PackedStream& s, std::size_t epochs,
-                       const std::string& what, float step = 0x1p-6f) {
-  const auto c = config_for(s, step, static_cast<std::uint32_t>(epochs));
-  CHECK(echo(e, c) == to_vec(stream::config_echo(c)));
-  const auto ref = cpu_epochs(c, s, epochs);
-  for (std::size_t ep = 0; ep < epochs; ++ep) {
-    const auto m = rtl_epoch(e, s);
-    for (std::size_t j = 0; j < m.size(); ++j)
-      if (m[j] != ref[ep][j]) FAIL(what << ": epoch " << ep + 1 << " feature " << j << ": cpu " << ref[ep][j] << ", rtl " << m[j]);
-  }
-}
 
 stream::PackedStream small_q8(std::uint64_t seed, std::size_t rows = 20, std::size_t d = 13) {
   return stream::pack<Quantized<8>>(cosim::synthetic(rows, d, data::Range::ZeroOne, 0, seed));
@@ -370,10 +294,8 @@ TEST_CASE("binarizing by the configuration alone (no lane labels) matches the CP
   }
 }
 
-// Known bug (open): with MAX_DIM 8 and two-word rows (one model line per row) the engine stops
-// answering; the case is kept as the reproducer and skipped until the RTL is fixed
-// (run it with: test_protocol -ns -tc="MAX_DIM 8*").
-TEST_CASE("MAX_DIM 8: one model line, two-word rows back to back" * doctest::skip()) {
+// One model line per row, rows back to back: the shortest rows the engine can see.
+TEST_CASE("MAX_DIM 8: one model line, two-word rows back to back") {
   verilator::SimEngineOf<Vsgd_engine_q8_tiny, 8> e({}, verilator::StreamStalls{0.0, 0.0, 1});
   e.reset();
   train_and_compare(e, stream::pack<Quantized<8>>(cosim::synthetic(40, 8, data::Range::ZeroOne, 0, 51)), 3, "q8 d=8");

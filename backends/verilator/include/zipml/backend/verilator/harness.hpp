@@ -14,6 +14,8 @@
 #include <verilated.h>
 #include <verilated_fst_c.h>
 
+#include "zipml/error.hpp"
+
 namespace zipml::verilator {
 
 //! Owns one Verilated model `Model` (with ports `clk` and `rst_n`): clock, reset, trace.
@@ -28,9 +30,13 @@ class Harness {
     if (!trace_path_.empty()) context_->traceEverOn(true);
     model_ = std::make_unique<Model>(context_.get(), "TOP");
     if (!trace_path_.empty()) {
-      trace_ = std::make_unique<VerilatedFstC>();
-      model_->trace(trace_.get(), 99);
-      trace_->open(trace_path_.c_str());
+      if constexpr (requires(Model& m, VerilatedFstC* t) { m.trace(t, 99); }) {
+        trace_ = std::make_unique<VerilatedFstC>();
+        model_->trace(trace_.get(), 99);
+        trace_->open(trace_path_.c_str());
+      } else {
+        throw Error("verilator harness: this model was Verilated without --trace-fst; no trace " + trace_path_);
+      }
     }
     model_->clk = 0;
     model_->rst_n = 0;
@@ -41,8 +47,14 @@ class Harness {
   Harness& operator=(const Harness&) = delete;
 
   ~Harness() {
+    // Verilator 5.006 unregisters a model's scopes from the *thread's* current context
+    // (Verilated::threadContextp()); with several models in one thread that must be ours,
+    // or the destructor waits forever on another (possibly freed) context's mutex.
+    Verilated::threadContextp(context_.get());
     model_->final();
     if (trace_) trace_->close();
+    trace_.reset();
+    model_.reset();
   }
 
   //! The model's ports.
@@ -50,6 +62,7 @@ class Harness {
 
   //! Re-evaluates the logic after the caller changed inputs (clock low).
   void settle() {
+    Verilated::threadContextp(context_.get()); // $error & co. report to the thread's context
     model_->eval();
     if (trace_) trace_->dump(context_->time());
   }
@@ -57,6 +70,7 @@ class Harness {
   //! One clock cycle: rising edge (registers take their next values), then clock low again.
   //! Call settle() after changing inputs and before reading outputs that depend on them.
   void tick() {
+    Verilated::threadContextp(context_.get());
     context_->timeInc(1);
     model_->clk = 1;
     model_->eval();
