@@ -23,6 +23,9 @@
 #include "cli/progress.hpp"
 #include "zipml/io/model_file.hpp"
 #include "zipml/zipml.hpp"
+#ifdef ZIPML_HAVE_VERILATOR
+#include "zipml/backend/verilator.hpp"
+#endif
 
 namespace hana = boost::hana;
 namespace fs = std::filesystem;
@@ -46,18 +49,22 @@ constexpr auto precisions_with() {
 }
 constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<zipml::Nearest>),
                                              hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<zipml::Stochastic>));
-// The backends built into this program. The Verilator backend plugs in here as
-//   hana::make_pair(BOOST_HANA_STRING("verilator"), hana::type_c<zipml::Verilator>)
-// once examples/meson.build links it (and then leaves kComingBackends).
+// The backends built into this program. The Verilator backend (a cycle-accurate simulation of
+// the RTL engine) is built in when Meson found Verilator (ZIPML_HAVE_VERILATOR).
+#ifdef ZIPML_HAVE_VERILATOR
+constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>),
+                                            hana::make_pair(BOOST_HANA_STRING("verilator"), hana::type_c<zipml::Verilator>));
+#else
 constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>));
+#endif
 
-//! Backends users may ask for that this program does not have yet, and what to do instead.
+//! Backends users may ask for that this build does not have, and what to do instead.
 struct ComingBackend {
   std::string_view name, message;
 };
 constexpr ComingBackend kComingBackends[] = {
-    {"verilator", "the Verilator backend is not built into zipml-train yet (the RTL engine runs in the cosim tests); "
-                  "use --backend cpu, whose --arithmetic engine computes the same model bit for bit"},
+    {"verilator", "this zipml-train was built without Verilator (install Debian's verilator package and "
+                  "reconfigure the build); --backend cpu --arithmetic engine computes the same model bit for bit"},
     {"pynq", "the PYNQ board backend is not available yet; use --backend cpu"},
 };
 
@@ -134,9 +141,14 @@ void check_names(const Settings& s) {
   if (!contains(kBackends, s.backend)) {
     for (const auto& b : kComingBackends)
       if (s.backend == b.name) throw zipml::Error(fmt::format("--backend {}: {}", b.name, b.message));
-    throw zipml::Error("unknown backend '" + s.backend + "': choose " + names(kBackends) +
-                       " (verilator and pynq are coming)");
+    throw zipml::Error("unknown backend '" + s.backend + "': choose " + names(kBackends));
   }
+  dispatch(kBackends, s.backend, [&](auto backend_t) {
+    using Backend = typename decltype(backend_t)::type;
+    if (!Backend::supports(s.opt.arithmetic))
+      throw zipml::Error(fmt::format("--backend {} runs only the {} arithmetic; leave out --arithmetic {}", s.backend,
+                                     s.arithmetic == "float" ? "engine" : "float", s.arithmetic));
+  });
   if (!contains(kRoundings, s.rounding)) throw zipml::Error("unknown rounding '" + s.rounding + "': choose " + names(kRoundings));
   if (s.opt.epochs == 0) throw zipml::Error("--epochs must be at least 1");
   if (s.precisions.empty()) throw zipml::Error("--precision: name at least one precision");
@@ -395,10 +407,13 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->type_name("LIST");
   app.add_option("--rounding", s.rounding, "Quantizer rounding: " + names(kRoundings))->type_name("NAME");
-  app.add_option("--backend", s.backend, "Where to train: " + names(kBackends) + " (verilator and pynq are coming)")
+  app.add_option("--backend", s.backend,
+                 "Where to train: " + names(kBackends) + " (verilator: the simulated RTL engine, engine arithmetic)")
       ->type_name("NAME");
-  app.add_option("--arithmetic", s.arithmetic, "float (float32 model) or engine (the RTL engine's fixed point)")
-      ->check(CLI::IsMember({"float", "engine"}));
+  auto* arithmetic = app.add_option("--arithmetic", s.arithmetic,
+                                    "float (float32 model) or engine (the RTL engine's fixed point; "
+                                    "the default with --backend verilator)")
+                         ->check(CLI::IsMember({"float", "engine"}));
   // How to train.
   app.add_option("--epochs", s.opt.epochs, "Passes over the training set");
   app.add_option("--step", s.opt.step, "Step size (default 2^-12)");
@@ -452,6 +467,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    // The simulated engine computes only the engine arithmetic: it is the default there, and
+    // asking it for float is refused (by Sgd, with a message that says so).
+    if (s.backend == "verilator" && arithmetic->count() == 0) s.arithmetic = "engine";
     s.opt.arithmetic = s.arithmetic == "engine" ? zipml::Arithmetic::Engine : zipml::Arithmetic::Float;
     s.opt.order = s.order == "file"      ? zipml::Order::File
                   : s.order == "shuffle" ? zipml::Order::Shuffle

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # zipml-train as a user meets it: --help and --version, a LIBSVM run with a JSON summary and a
-# CSV history, the backends that are not built yet, the output files it refuses to write (an
+# CSV history, the Verilator backend against the CPU engine arithmetic (or its absence), the output files it refuses to write (an
 # input data file, two options naming one file, a missing folder), --plot without gnuplot, and
 # the errors for missing data, a bad option value and a malformed file; the progress bar only
 # on a terminal. Fast; suite `unit`.
-# Usage: test_cli.sh ZIPML_TRAIN DATA_DIR
+# Usage: test_cli.sh ZIPML_TRAIN DATA_DIR with-verilator|without-verilator
 set -uo pipefail
-train=$1 data=$2
+train=$1 data=$2 verilator=${3:-without-verilator}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
@@ -24,9 +24,24 @@ check history-fields [ "$(awk -F, 'NR > 1 && NF != 6' "$tmp/h.csv" | wc -l)" -eq
 check no-temporaries [ -z "$(find "$tmp" -name '*.tmp-*')" ]
 
 # Backends: one clear line, before any data is read (no Fashion-MNIST needed here).
-refuse backend-verilator "^zipml-train: error: --backend verilator: the Verilator backend is not built" -- \
-  "$train" --backend verilator --data-dir "$tmp/none"
-check backend-one-line [ "$(wc -l <"$tmp/out")" -eq 1 ]
+if [ "$verilator" = with-verilator ]; then
+  # The simulated RTL engine gives the CPU engine arithmetic's model: the same summary numbers.
+  expect backend-verilator 0 "^summary:" -- "$train" --backend verilator --train "$data/tiny.libsvm" \
+    --epochs 2 --precision float32,q4 --scale columns --summary "$tmp/v.json" --quiet
+  expect backend-cpu-engine 0 "^summary:" -- "$train" --backend cpu --arithmetic engine \
+    --train "$data/tiny.libsvm" --epochs 2 --precision float32,q4 --scale columns --summary "$tmp/c.json" --quiet
+  numbers() { grep -E '"(train_accuracy|final_train_loss|train_loss)"' "$1"; }
+  check verilator-has-numbers [ "$(numbers "$tmp/v.json" | wc -l)" -ge 4 ]
+  check verilator-equals-cpu-engine [ "$(numbers "$tmp/v.json")" = "$(numbers "$tmp/c.json")" ]
+  check verilator-summary-backend grep -q '"backend": "verilator"' "$tmp/v.json"
+  refuse verilator-float "^zipml-train: error: --backend verilator runs only the engine arithmetic" -- \
+    "$train" --backend verilator --arithmetic float --data-dir "$tmp/none"
+  check verilator-float-one-line [ "$(wc -l <"$tmp/out")" -eq 1 ]
+else
+  refuse backend-verilator "^zipml-train: error: --backend verilator: this zipml-train was built without Verilator" -- \
+    "$train" --backend verilator --data-dir "$tmp/none"
+  check backend-one-line [ "$(wc -l <"$tmp/out")" -eq 1 ]
+fi
 refuse backend-pynq "--backend pynq: the PYNQ board backend is not available yet" -- "$train" --backend pynq
 refuse backend-unknown "unknown backend 'gpu': choose cpu" -- "$train" --backend gpu
 
