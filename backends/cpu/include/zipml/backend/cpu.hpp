@@ -3,11 +3,16 @@
 #define ZIPML_BACKEND_CPU_HPP
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <limits>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "zipml/arithmetic/engine.hpp"
@@ -20,11 +25,20 @@
 
 namespace zipml {
 
+//! What the passes did, for benchmarks: (sample, lane) pairs read, and those among them
+//! that changed the model (an update with g != 0, or any update with regularization).
+struct PassCounters {
+  std::atomic<std::uint64_t> lane_samples{0};
+  std::atomic<std::uint64_t> lane_updates{0};
+};
+
 //! Runs passes on this machine's cores, in either arithmetic.
 //!
 //! Every sample is decoded once from its packed words and then updates all K lanes (one per
 //! class): the original needed K passes. With several cores the lanes are split between
 //! threads, each reading the same stream, which is exact since lanes never interact.
+//! Without mini-batches the passes run fused SIMD sweeps (backend/cpu/kernels.hpp); with a
+//! mini-batch mask, a plain pass that keeps the snapshot the mask asks for.
 class Cpu {
  public:
   static constexpr std::string_view name = "cpu";
@@ -32,6 +46,8 @@ class Cpu {
 
   //! Threads to use; 0 = one per core (never more than lanes).
   unsigned threads = 0;
+  //! If set, the passes add what they did to it.
+  PassCounters* counters = nullptr;
 
   template <ModelPolicy M>
   void run_epoch(const M& model, const TrainJob& job, std::size_t epoch, ModelState& state) const {
@@ -47,11 +63,21 @@ class Cpu {
                   "range or double sampling differ)");
     unsigned t = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
     t = static_cast<unsigned>(std::min<std::size_t>(t, k));
+    // The fused sweeps read 32-bit slots of the little-endian words; mini-batch snapshots
+    // take the plain passes.
+    const bool fused = std::endian::native == std::endian::little && c.minibatch_mask == 0 && job.data->rows > 0;
     auto run = [&](std::size_t first, std::size_t last) {
-      if (job.arithmetic == Arithmetic::Float)
-        float_pass(model, job, epoch, state, first, last);
-      else
-        engine_pass<M>(job, epoch, state, first, last);
+      if (job.arithmetic == Arithmetic::Float) {
+        if (fused)
+          float_pass_fused(model, job, epoch, state, first, last, counters);
+        else
+          float_pass(model, job, epoch, state, first, last);
+      } else {
+        if (fused && cpu::kEngineSweeps)
+          engine_pass_fused<M>(job, epoch, state, first, last, counters);
+        else
+          engine_pass<M>(job, epoch, state, first, last);
+      }
     };
     if (t <= 1) {
       run(0, k);
@@ -78,6 +104,194 @@ class Cpu {
   static float gamma(const stream::Config& c, float label) noexcept {
     if (c.loss_mode() == stream::LossMode::LeastSquares) return c.step;
     return label > 0.0f ? c.step_cost_pos : c.step_cost_neg;
+  }
+
+  static void count(PassCounters* counters, std::uint64_t samples, std::uint64_t updates) noexcept {
+    if (counters == nullptr) return;
+    counters->lane_samples += samples;
+    counters->lane_updates += updates;
+  }
+
+  //! Per sample, the lanes in sweep order: those whose model changes first, so that the
+  //! others are only read (most samples are outside most lanes' margins, and a lane that does
+  //! not change is not stored). `from` are the lanes' own arrays, `to` the sweep-order copies.
+  template <class T, class G>
+  struct Lanes {
+    std::vector<T*> x, xs;
+    std::vector<G> g, gs;
+    std::vector<std::conditional_t<std::is_same_v<T, float>, float, std::int64_t>> dot, dots;
+    std::vector<std::size_t> order;
+
+    Lanes(T* model, std::size_t lanes, std::size_t stride)
+        : x(lanes), xs(lanes), g(lanes, G{}), gs(lanes, G{}), dot(lanes), dots(lanes), order(lanes) {
+      for (std::size_t l = 0; l < lanes; ++l) x[l] = model + l * stride, xs[l] = x[l], order[l] = l;
+    }
+    //! Orders the lanes by class(l) in {0, 1, 2}; returns where classes 1 and 2 start.
+    template <class C>
+    std::array<std::size_t, 2> arrange(C&& cls) {
+      std::array<std::size_t, 2> start{};
+      std::size_t k = 0;
+      for (int want = 0; want < 3; ++want) {
+        if (want > 0) start[static_cast<std::size_t>(want - 1)] = k;
+        for (std::size_t l = 0; l < order.size(); ++l)
+          if (cls(l) == want) order[k++] = l;
+      }
+      for (std::size_t q = 0; q < order.size(); ++q) xs[q] = x[order[q]], gs[q] = g[order[q]];
+      return start;
+    }
+    void scatter_dots() {
+      for (std::size_t k = 0; k < order.size(); ++k) dot[order[k]] = dots[k];
+    }
+  };
+
+  //! The float arithmetic without mini-batches: per sample, fused sweeps apply sample i's
+  //! update and compute sample i + 1's dot products.
+  template <ModelPolicy M>
+  static void float_pass_fused(const M& model, const TrainJob& job, std::size_t epoch, ModelState& state,
+                               std::size_t first, std::size_t last, PassCounters* counters) {
+    const auto& s = *job.data;
+    const auto& layout = s.layout;
+    const auto& c = job.config;
+    const cpu::KernelOrder order(layout);
+    const std::size_t d = layout.dim, p = order.padded(), lanes = last - first;
+    const float scale = std::ldexp(1.0f, -job.halvings(epoch));
+    const float keep = c.lambda_shift < 32 ? 1.0f - std::ldexp(1.0f, -static_cast<int>(c.lambda_shift)) : 1.0f;
+    const auto positives = positive_bits(job);
+    cpu::aligned_vector<float> model_words(lanes * p);
+    order.to_kernel(state.real.data() + first * d, lanes, model_words.data());
+    // Features of the current and the next sample: the dot-product copy and the update copy
+    // (the same one without double sampling).
+    cpu::aligned_vector<float> buf(4 * p);
+    float* dot_copy[2] = {buf.data(), buf.data() + p};
+    float* upd_copy[2] = {layout.double_sampled ? buf.data() + 2 * p : dot_copy[0],
+                          layout.double_sampled ? buf.data() + 3 * p : dot_copy[1]};
+    auto unpack = [&](std::size_t i, int slot) {
+      cpu::unpack_values(s.features(i, 0).data(), layout, order, dot_copy[slot]);
+      if (layout.double_sampled) cpu::unpack_values(s.features(i, 1).data(), layout, order, upd_copy[slot]);
+    };
+    Lanes<float, float> ln(model_words.data(), lanes, p);
+    // Sweep-order lanes [from, to): update with gs and the update copy in slot `cur` (unless
+    // U is None), then the dot products with the next sample's copy (if D).
+    auto sweep = [&]<cpu::Update U, bool D>(std::size_t from, std::size_t to, int cur) {
+      cpu::for_blocks<cpu::kMaxFloatBlock>(from, to, [&](std::size_t lo, auto nb) {
+        cpu::float_sweep<decltype(nb)::value, U, D>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
+                                                    dot_copy[1 - cur], p, ln.dots.data() + lo);
+      });
+    };
+    // Sample 0's dot products (its copy goes to slot 1, read as "next" from slot 0).
+    unpack(0, 1);
+    sweep.template operator()<cpu::Update::None, true>(0, lanes, 0);
+    ln.scatter_dots();
+    std::uint64_t updates = 0;
+    int cur = 1;
+    for (std::size_t i = 0; i < s.rows; ++i) {
+      const std::uint32_t bits = s.label_bits(i);
+      for (std::size_t l = 0; l < lanes; ++l) {
+        const float b = lane_label(positives, first + l, bits);
+        ln.g[l] = gamma(c, b) * scale * model.slope(ln.dot[l], b);
+      }
+      const std::size_t n = ln.arrange([&](std::size_t l) { return keep != 1.0f || ln.g[l] != 0.0f ? 0 : 2; })[0];
+      updates += n;
+      const bool next = i + 1 < s.rows;
+      if (next) {
+        unpack(i + 1, 1 - cur);
+        if (keep != 1.0f)
+          sweep.template operator()<cpu::Update::StepDecay, true>(0, n, cur);
+        else
+          sweep.template operator()<cpu::Update::Step, true>(0, n, cur);
+        sweep.template operator()<cpu::Update::None, true>(n, lanes, cur);
+        ln.scatter_dots();
+      } else if (keep != 1.0f) {
+        sweep.template operator()<cpu::Update::StepDecay, false>(0, n, cur);
+      } else {
+        sweep.template operator()<cpu::Update::Step, false>(0, n, cur);
+      }
+      cur = 1 - cur;
+    }
+    order.to_natural(model_words.data(), lanes, state.real.data() + first * d);
+    count(counters, s.rows * lanes, updates);
+  }
+
+  //! The engine arithmetic without mini-batches: the sweeps for sample i compute its dot
+  //! products from the model before sample i - 1's update (staleness 1), then apply that update.
+  template <ModelPolicy M>
+  static void engine_pass_fused(const TrainJob& job, std::size_t epoch, ModelState& state, std::size_t first,
+                                std::size_t last, PassCounters* counters) {
+#if XSIMD_WITH_AVX512F
+    const auto& s = *job.data;
+    const auto& layout = s.layout;
+    const auto& c = job.config;
+    const cpu::KernelOrder order(layout);
+    const std::size_t d = layout.dim, p = order.padded(), lanes = last - first;
+    const cpu::EngineStep st{static_cast<int>(layout.feature_fraction_bits()), c.lambda_shift};
+    const int halvings = job.halvings(epoch);
+    const bool ls = c.loss_mode() == stream::LossMode::LeastSquares;
+    const engine::StepFactor pos = engine::step_factor(ls ? c.step : c.step_cost_pos);
+    const engine::StepFactor neg = engine::step_factor(ls ? c.step : c.step_cost_neg);
+    const auto positive = positive_bits(job);
+    const bool decay = c.lambda_shift < 32;
+    // g u fits the 32-bit sweep when |g| max|A| + 2^(F-1) < 2^31; other lanes take the wide sweep.
+    const std::int64_t amax = layout.is_float() ? std::int64_t{1} << 17 : std::int64_t{1} << (layout.bits - 1);
+    const std::int64_t limit =
+        (std::int64_t{std::numeric_limits<std::int32_t>::max()} - (st.frac > 0 ? 1 << (st.frac - 1) : 0)) / amax;
+    auto wide = [&](std::int32_t g) { return std::abs(static_cast<std::int64_t>(g)) > limit; };
+    cpu::aligned_vector<std::int32_t> model_words(lanes * p);
+    order.to_kernel(state.fixed.data() + first * d, lanes, model_words.data());
+    cpu::aligned_vector<std::int32_t> buf(4 * p);
+    std::int32_t* dot_copy[2] = {buf.data(), buf.data() + p};
+    std::int32_t* upd_copy[2] = {layout.double_sampled ? buf.data() + 2 * p : dot_copy[0],
+                                 layout.double_sampled ? buf.data() + 3 * p : dot_copy[1]};
+    auto unpack = [&](std::size_t i, int slot) {
+      cpu::unpack_fixed(s.features(i, 0).data(), layout, order, dot_copy[slot]);
+      if (layout.double_sampled) cpu::unpack_fixed(s.features(i, 1).data(), layout, order, upd_copy[slot]);
+    };
+    Lanes<std::int32_t, std::int32_t> ln(model_words.data(), lanes, p);
+    // Sweep-order lanes [from, to): dot products with the copy in slot `cur` (if D), then
+    // the pending update with gs and the previous sample's update copy (unless U is None).
+    auto sweep = [&]<cpu::Update U, bool D>(std::size_t from, std::size_t to, int cur) {
+      cpu::for_blocks<cpu::kMaxEngineBlock>(from, to, [&](std::size_t lo, auto nb) {
+        cpu::engine_sweep<decltype(nb)::value, U, D>(ln.xs.data() + lo, ln.gs.data() + lo, st, upd_copy[1 - cur],
+                                                     dot_copy[cur], p, ln.dots.data() + lo);
+      });
+    };
+    // One sample's sweeps: n lanes change (the first `fast` of them in 32-bit lanes).
+    auto sweeps = [&]<bool D>(std::size_t fast, std::size_t n, int cur) {
+      if (decay)
+        sweep.template operator()<cpu::Update::StepDecay, D>(0, fast, cur);
+      else
+        sweep.template operator()<cpu::Update::Step, D>(0, fast, cur);
+      for (std::size_t k = fast; k < n; ++k)
+        cpu::engine_sweep_wide(ln.xs[k], ln.gs[k], st, true, upd_copy[1 - cur], D ? dot_copy[cur] : nullptr, p,
+                               D ? &ln.dots[k] : nullptr);
+      if constexpr (D) sweep.template operator()<cpu::Update::None, true>(n, lanes, cur);
+    };
+    std::uint64_t updates = 0;
+    std::size_t fast = 0, n = 0; // the pending update: lanes [0, n) change, [fast, n) need the wide sweep
+    int cur = 0;
+    for (std::size_t i = 0; i < s.rows; ++i) {
+      unpack(i, cur);
+      sweeps.template operator()<true>(fast, n, cur);
+      ln.scatter_dots();
+      const std::uint32_t bits = s.label_bits(i);
+      for (std::size_t l = 0; l < lanes; ++l) {
+        const std::int32_t label = positive.empty() ? engine::fixed_label(std::bit_cast<float>(bits))
+                                                    : engine::binarized_label(bits, positive[first + l]);
+        const std::int32_t q23 = engine::dot_q23(ln.dot[l], st.frac);
+        ln.g[l] = engine::gradient_scale(M::engine_slope(q23, label), label > 0 ? pos : neg, halvings);
+      }
+      const auto start = ln.arrange([&](std::size_t l) { return !decay && ln.g[l] == 0 ? 2 : wide(ln.g[l]) ? 1 : 0; });
+      fast = start[0];
+      n = start[1];
+      updates += n;
+      cur = 1 - cur;
+    }
+    // THE_END: the last sample's update (its features are in slot 1 - cur).
+    sweeps.template operator()<false>(fast, n, cur);
+    order.to_natural(model_words.data(), lanes, state.fixed.data() + first * d);
+    count(counters, s.rows * lanes, updates);
+#else
+    (void)job, (void)epoch, (void)state, (void)first, (void)last, (void)counters;
+#endif
   }
 
   template <ModelPolicy M>

@@ -1,11 +1,46 @@
-// zipml — the CPU backend's inner loops: dot products and model updates, float and integer.
+// zipml — the CPU backend's inner loops: unpacking, dot products and model updates, float and integer.
+//
+// The fast passes keep every lane's model in *kernel order* for the epoch: within each group
+// of W 32-bit slots of the row (W = one SIMD register of 32-bit values, 16 with AVX-512), value
+// k of slot m sits at k*W + m. Then unpacking W Q-bit values is one uniform shift and mask of
+// the register that holds the slots, with no shuffles. Dot products and updates are
+// element-wise, so the order of the model words does not matter to them; the backend converts
+// the model to kernel order at the start of a pass and back at its end.
+//
+// One sweep over a block of lanes fuses the update of one sample with the dot product of the
+// next: each model word is loaded once, updated, stored once and multiplied into the next
+// sample's dot product (for the engine arithmetic the dot product reads the word before the
+// pending update, which is exactly its staleness of one sample). The block's dot-product
+// accumulators stay in registers, and the features are loaded once for all lanes of the block.
 #ifndef ZIPML_BACKEND_CPU_KERNELS_HPP
 #define ZIPML_BACKEND_CPU_KERNELS_HPP
 
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
 
 #include "zipml/arithmetic/engine.hpp"
+#include "zipml/stream/format.hpp"
+
+#if XSIMD_WITH_AVX512F
+#include <immintrin.h>
+#endif
+
+// GCC 12 warns that the AVX-512 intrinsics' own "undefined" pass-through register may be
+// used uninitialized when they are inlined here (GCC bug 105593, fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 
 namespace zipml::cpu {
 
@@ -26,6 +61,332 @@ inline void update_exact(std::int32_t* x, std::int32_t* previous, const std::int
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Kernel order and unpacking
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+using aligned_vector = std::vector<T, xsimd::aligned_allocator<T, 64>>;
+
+//! Where each feature of a row sits in kernel order, and the mask of the last group's slots.
+class KernelOrder {
+ public:
+  static constexpr std::size_t width = xsimd::batch<std::uint32_t>::size; //!< W: 32-bit slots per group
+
+  explicit KernelOrder(const stream::Layout& layout)
+      : bits_(layout.bits),
+        dim_(layout.dim),
+        per_slot_(layout.is_float() ? 1 : 32 / layout.bits),
+        group_(width * per_slot_),
+        groups_((dim_ + group_ - 1) / group_) {
+    const std::size_t last = groups() - 1;
+    for (std::size_t m = 0; m < width; ++m) {
+      const std::size_t first = last * group() + m * per_slot_;
+      const std::size_t valid = first >= dim_ ? 0 : std::min<std::size_t>(per_slot_, dim_ - first);
+      // Padding values are ignored (docs/ENGINE.md §2): their bits are cleared before decoding.
+      tail_mask_[m] = valid == per_slot_ ? ~0u : layout.is_float() ? 0u : (1u << (valid * bits_)) - 1u;
+    }
+  }
+
+  [[nodiscard]] std::size_t per_slot() const noexcept { return per_slot_; }
+  [[nodiscard]] std::size_t group() const noexcept { return group_; }
+  [[nodiscard]] std::size_t groups() const noexcept { return groups_; }
+  //! Model words per lane in kernel order (the padding past d is kept at 0).
+  [[nodiscard]] std::size_t padded() const noexcept { return groups() * group(); }
+  //! The kernel-order position of feature j.
+  [[nodiscard]] std::size_t position(std::size_t j) const noexcept {
+    const std::size_t g = j / group(), r = j % group();
+    return g * group() + (r % per_slot_) * width + r / per_slot_;
+  }
+  [[nodiscard]] const std::array<std::uint32_t, width>& tail_mask() const noexcept { return tail_mask_; }
+  [[nodiscard]] std::size_t dim() const noexcept { return dim_; }
+  [[nodiscard]] unsigned bits() const noexcept { return bits_; }
+
+  //! Copies `lanes` models of d words into kernel order (`out`: lanes x padded, padding 0).
+  template <class T>
+  void to_kernel(const T* natural, std::size_t lanes, T* out) const noexcept {
+    const std::size_t p = padded();
+    for (std::size_t l = 0; l < lanes; ++l) {
+      std::fill_n(out + l * p, p, T{});
+      for (std::size_t j = 0; j < dim_; ++j) out[l * p + position(j)] = natural[l * dim_ + j];
+    }
+  }
+  template <class T>
+  void to_natural(const T* kernel, std::size_t lanes, T* out) const noexcept {
+    const std::size_t p = padded();
+    for (std::size_t l = 0; l < lanes; ++l)
+      for (std::size_t j = 0; j < dim_; ++j) out[l * dim_ + j] = kernel[l * p + position(j)];
+  }
+
+ private:
+  unsigned bits_;
+  std::size_t dim_;
+  std::size_t per_slot_;
+  std::size_t group_;  //!< features per group
+  std::size_t groups_; //!< groups per row
+  std::array<std::uint32_t, width> tail_mask_{};
+};
+
+namespace detail {
+
+//! Q-bit values of one group's W slots, as the engine's integers A (shift and mask; in
+//! [-1, 1] mode shifted up then arithmetically down, which sign-extends the pattern).
+template <unsigned Q, bool MinusOneOne, class Sink>
+inline void unpack_group(xsimd::batch<std::uint32_t> raw, Sink&& sink) noexcept {
+  using ib = xsimd::batch<std::int32_t>;
+  using ub = xsimd::batch<std::uint32_t>;
+  constexpr unsigned per_slot = 32 / Q;
+  for (unsigned k = 0; k < per_slot; ++k) {
+    ib v;
+    if constexpr (MinusOneOne)
+      v = xsimd::bitwise_cast<ib>(raw << static_cast<std::int32_t>(32 - Q * (k + 1))) >> static_cast<std::int32_t>(32 - Q);
+    else
+      v = xsimd::bitwise_cast<ib>((raw >> static_cast<std::int32_t>(Q * k)) & ub((1u << Q) - 1u));
+    sink(k, v);
+  }
+}
+
+template <unsigned Q, bool MinusOneOne, class T>
+inline void unpack_row(const std::uint32_t* slots, const KernelOrder& order, T unit, T* out) noexcept {
+  using ub = xsimd::batch<std::uint32_t>;
+  constexpr std::size_t w = KernelOrder::width;
+  const std::size_t groups = order.groups(), group = order.group();
+  auto run = [&](ub raw, T* dst) {
+    unpack_group<Q, MinusOneOne>(raw, [&](unsigned k, xsimd::batch<std::int32_t> v) {
+      if constexpr (std::is_same_v<T, float>)
+        (xsimd::to_float(v) * xsimd::batch<float>(unit)).store_aligned(dst + k * w);
+      else
+        v.store_aligned(dst + k * w);
+    });
+  };
+  for (std::size_t g = 0; g + 1 < groups; ++g) run(ub::load_unaligned(slots + g * w), out + g * group);
+  // The last group may run past the row's words: copy what exists, clear the padding values.
+  alignas(64) std::array<std::uint32_t, w> tail{};
+  const std::size_t have = (order.dim() - (groups - 1) * group + (32 / Q) - 1) / (32 / Q);
+  std::memcpy(tail.data(), slots + (groups - 1) * w, have * sizeof(std::uint32_t));
+  run(ub::load_aligned(tail.data()) & ub::load_unaligned(order.tail_mask().data()), out + (groups - 1) * group);
+}
+
+template <class T>
+inline void unpack_q(const std::uint32_t* slots, const stream::Layout& layout, const KernelOrder& order, T unit,
+                     T* out) noexcept {
+  const bool mm = layout.minus_one_one;
+  switch (layout.bits) {
+    case 1: unpack_row<1, false>(slots, order, unit, out); break; // 1-bit [-1, 1] is refused
+    case 2: mm ? unpack_row<2, true>(slots, order, unit, out) : unpack_row<2, false>(slots, order, unit, out); break;
+    case 4: mm ? unpack_row<4, true>(slots, order, unit, out) : unpack_row<4, false>(slots, order, unit, out); break;
+    default: mm ? unpack_row<8, true>(slots, order, unit, out) : unpack_row<8, false>(slots, order, unit, out); break;
+  }
+}
+
+//! float32 features of a row in kernel order (= file order), padding values cleared.
+inline void copy_floats(const float* src, std::size_t d, const KernelOrder& order, float* out) noexcept {
+  std::memcpy(out, src, d * sizeof(float));
+  std::fill(out + d, out + order.padded(), 0.0f);
+}
+
+} // namespace detail
+
+//! One copy of a row's features in kernel order, as real values (the float arithmetic).
+//! `out` holds order.padded() values and is 64-byte aligned; little-endian words.
+inline void unpack_values(const stream::Word* words, const stream::Layout& layout, const KernelOrder& order,
+                          float* out) noexcept {
+  if (layout.is_float()) {
+    detail::copy_floats(reinterpret_cast<const float*>(words), layout.dim, order, out);
+    return;
+  }
+  const float unit = std::ldexp(1.0f, -static_cast<int>(layout.feature_fraction_bits()));
+  detail::unpack_q<float>(reinterpret_cast<const std::uint32_t*>(words), layout, order, unit, out);
+}
+
+//! The engine's float32 feature conversion for a register: sat_18(floor(a 2^16 + 1/2)), NaN
+//! saturating by its sign, as engine::float_feature. a 2^16 is exact (a power-of-two scale),
+//! and after the clamp |v| <= 2^17, so v + 1/2 and the floor are exact in float32 too.
+[[nodiscard]] inline xsimd::batch<std::int32_t> float_features(xsimd::batch<float> a) noexcept {
+  using fb = xsimd::batch<float>;
+  using ib = xsimd::batch<std::int32_t>;
+  constexpr float lo = -131072.0f, hi = 131071.0f;
+  const fb v = xsimd::floor(xsimd::min(xsimd::max(a * fb(65536.0f), fb(lo)), fb(hi)) + fb(0.5f));
+  const ib i = xsimd::batch_cast<std::int32_t>(v);
+  if (xsimd::none(xsimd::isnan(a))) return i; // (a != a is an ordered compare: false for NaN)
+  // NaN (which the host never sends) saturates by its sign bit: the scalar rule, per value.
+  alignas(64) std::array<float, fb::size> in{};
+  alignas(64) std::array<std::int32_t, fb::size> out{};
+  a.store_aligned(in.data());
+  for (std::size_t k = 0; k < fb::size; ++k) out[k] = engine::float_feature(in[k]);
+  return ib::load_aligned(out.data());
+}
+
+//! One copy of a row's features in kernel order, as the engine's integers A.
+inline void unpack_fixed(const stream::Word* words, const stream::Layout& layout, const KernelOrder& order,
+                         std::int32_t* out) noexcept {
+  if (layout.is_float()) {
+    using fb = xsimd::batch<float>;
+    constexpr std::size_t w = KernelOrder::width;
+    const std::size_t d = layout.dim, full = d / w * w;
+    const auto* src = reinterpret_cast<const float*>(words);
+    for (std::size_t j = 0; j < full; j += w) float_features(fb::load_unaligned(src + j)).store_aligned(out + j);
+    if (full < order.padded()) {
+      alignas(64) std::array<float, w> tail{};
+      std::memcpy(tail.data(), src + full, (d - full) * sizeof(float));
+      float_features(fb::load_aligned(tail.data())).store_aligned(out + full);
+      for (std::size_t j = d; j < order.padded(); ++j) out[j] = 0; // floor(0 + 1/2) = 0 anyway
+    }
+    return;
+  }
+  detail::unpack_q<std::int32_t>(reinterpret_cast<const std::uint32_t*>(words), layout, order, 1, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused sweeps over a block of lanes
+// ---------------------------------------------------------------------------------------------
+
+//! The largest block of lanes one sweep handles (accumulators and step factors in registers).
+inline constexpr std::size_t kMaxFloatBlock = 10;
+inline constexpr std::size_t kMaxEngineBlock = 8;
+
+//! What a sweep does besides reading: apply the pending update (x = keep x - g u), and
+//! whether keep is 1 (no regularization).
+enum class Update { None, Step, StepDecay };
+
+//! Float arithmetic, lanes x[0..NB): x = keep x - g[l] u (if Update), then dot[l] = sum x a
+//! (if Dot; the dot product reads the updated model: no staleness). n: padded words.
+template <std::size_t NB, Update U, bool Dot>
+inline void float_sweep(float* const* x, const float* g, float keep, const float* u, const float* a, std::size_t n,
+                        float* dot) noexcept {
+  using fb = xsimd::batch<float>;
+  constexpr std::size_t w = fb::size;
+  fb acc[NB], vg[NB];
+  float* xl[NB]; // local copies: the compiler need not reload them after every store
+  for (std::size_t l = 0; l < NB; ++l) {
+    xl[l] = x[l];
+    acc[l] = fb(0.0f);
+    vg[l] = fb(U == Update::None ? 0.0f : g[l]);
+  }
+  const fb vk(keep);
+  for (std::size_t j = 0; j < n; j += w) {
+    const fb va = Dot ? fb::load_aligned(a + j) : fb(0.0f);
+    const fb vu = U != Update::None ? fb::load_aligned(u + j) : fb(0.0f);
+    for (std::size_t l = 0; l < NB; ++l) {
+      fb xv = fb::load_aligned(xl[l] + j);
+      if constexpr (U == Update::Step) xv = xsimd::fnma(vg[l], vu, xv);
+      if constexpr (U == Update::StepDecay) xv = xsimd::fnma(vg[l], vu, xv * vk);
+      if constexpr (U != Update::None) xv.store_aligned(xl[l] + j);
+      if constexpr (Dot) acc[l] = xsimd::fma(xv, va, acc[l]);
+    }
+  }
+  if constexpr (Dot)
+    for (std::size_t l = 0; l < NB; ++l) dot[l] = xsimd::hadd(acc[l]);
+}
+
+//! Engine arithmetic's fixed step parameters of a pass.
+struct EngineStep {
+  int frac = 0;                  //!< F of the features
+  std::uint32_t lambda_shift = 32;
+};
+
+namespace detail {
+
+//! The exact 64-bit sum of the 32 x 32-bit products of a register pair, added to acc
+//! (signed widening multiplies of the even and the odd 32-bit elements).
+#if XSIMD_WITH_AVX512F
+inline __m512i madd_exact(__m512i acc, __m512i x, __m512i a, __m512i a_odd) noexcept {
+  const __m512i even = _mm512_mul_epi32(x, a);
+  const __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), a_odd);
+  return _mm512_add_epi64(acc, _mm512_add_epi64(even, odd));
+}
+#endif
+
+} // namespace detail
+
+//! True when the fused engine sweeps are compiled for this machine (AVX-512F; else the
+//! backend keeps its scalar pass).
+inline constexpr bool kEngineSweeps = XSIMD_WITH_AVX512F != 0;
+
+#if XSIMD_WITH_AVX512F
+//! Engine arithmetic, lanes x[0..NB): dot[l] = exact sum of x a over the model *before* this
+//! sweep's update (if Dot; staleness one sample), then x = sat_32(x - (x >> lambda) -
+//! round_shift(g[l] u, F)) (if Update). The caller guarantees |g[l]| max|u| + 2^(F-1) fits
+//! in 32 bits, so g u and its rounding are computed in 32-bit lanes.
+template <std::size_t NB, Update U, bool Dot>
+inline void engine_sweep(std::int32_t* const* x, const std::int32_t* g, EngineStep st, const std::int32_t* u,
+                         const std::int32_t* a, std::size_t n, std::int64_t* dot) noexcept {
+  using ib = xsimd::batch<std::int32_t>;
+  constexpr std::size_t w = ib::size;
+  __m512i acc[NB];
+  ib vg[NB];
+  std::int32_t* xl[NB]; // local copies: the compiler need not reload them after every store
+  for (std::size_t l = 0; l < NB; ++l) {
+    xl[l] = x[l];
+    acc[l] = _mm512_setzero_si512();
+    vg[l] = ib(U == Update::None ? 0 : g[l]);
+  }
+  const int f = st.frac;
+  const ib half(f > 0 ? 1 << (f - 1) : 0);
+  const auto lam = static_cast<std::int32_t>(st.lambda_shift);
+  for (std::size_t j = 0; j < n; j += w) {
+    __m512i va = _mm512_setzero_si512(), va_odd = va;
+    if constexpr (Dot) {
+      va = _mm512_load_si512(a + j);
+      va_odd = _mm512_srli_epi64(va, 32);
+    }
+    const ib vu = U != Update::None ? ib::load_aligned(u + j) : ib(0);
+    for (std::size_t l = 0; l < NB; ++l) {
+      ib xv = ib::load_aligned(xl[l] + j);
+      if constexpr (Dot) acc[l] = detail::madd_exact(acc[l], xv, va, va_odd);
+      if constexpr (U != Update::None) {
+        const ib step = (vg[l] * vu + half) >> f;
+        if constexpr (U == Update::StepDecay) xv -= xv >> lam; // never overflows: same sign, smaller
+        xsimd::ssub(xv, step).store_aligned(xl[l] + j);
+      }
+    }
+  }
+  if constexpr (Dot)
+    for (std::size_t l = 0; l < NB; ++l) {
+      alignas(64) std::int64_t part[8];
+      _mm512_store_si512(part, acc[l]);
+      std::int64_t sum = 0;
+      for (std::int64_t v : part) sum += v;
+      dot[l] = sum;
+    }
+}
+#endif
+
+//! The exact sweep for lanes whose g u would not fit in 32 bits (only with |g| near its
+//! 25-bit limit): the same result, one word at a time.
+inline void engine_sweep_wide(std::int32_t* x, std::int32_t g, EngineStep st, bool update, const std::int32_t* u,
+                              const std::int32_t* a, std::size_t n, std::int64_t* dot) noexcept {
+  std::int64_t s = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (a != nullptr) s += static_cast<std::int64_t>(x[j]) * a[j];
+    if (update) x[j] = engine::update(x[j], u[j], g, st.frac, st.lambda_shift);
+  }
+  if (dot != nullptr) *dot = s;
+}
+
+//! Calls f with std::integral_constant<std::size_t, N> for the runtime n in 1..Max.
+template <std::size_t Max, class F>
+inline void with_block_size(std::size_t n, F&& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((n == I + 1 ? (f(std::integral_constant<std::size_t, I + 1>{}), 0) : 0), ...);
+  }(std::make_index_sequence<Max>{});
+}
+
+//! Splits [from, to) into as few blocks of at most Max as it can, as even as possible, and
+//! calls f(first, std::integral_constant<std::size_t, size>) for each.
+template <std::size_t Max, class F>
+inline void for_blocks(std::size_t from, std::size_t to, F&& f) {
+  const std::size_t n = to - from, blocks = (n + Max - 1) / Max;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t lo = from + n * b / blocks, hi = from + n * (b + 1) / blocks;
+    with_block_size<Max>(hi - lo, [&](auto nb) { f(lo, nb); });
+  }
+}
+
 } // namespace zipml::cpu
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif
