@@ -31,6 +31,7 @@ struct Settings {
   std::string format = "auto";
   std::string data_dir = ZIPML_FASHION_MNIST_DIR;
   std::string predictions;
+  bool predictions_given = false; //!< --predictions "" (an unset shell variable) is an error, not "no file"
   std::size_t limit = 0;
   unsigned threads = 0;
   bool quiet = false;
@@ -72,7 +73,7 @@ int run(const Settings& s) {
   std::vector<fs::path> inputs = {s.model_file, s.data_file, s.labels};
   if (s.data_file.empty())
     for (const auto& f : cli::fashion_mnist_files(s.data_dir)) inputs.push_back(f);
-  if (!s.predictions.empty()) cli::check_outputs({{"--predictions", s.predictions}}, inputs);
+  if (s.predictions_given) cli::check_outputs({{"--predictions", s.predictions}}, inputs);
 
   const zipml::io::ModelFile m = zipml::io::load_model(s.model_file);
   const zipml::LinearModel& model = m.weights;
@@ -140,8 +141,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "idx", "libsvm"}));
   app.add_option("--data-dir", s.data_dir, "Fashion-MNIST folder, used when no DATA is given")->type_name("DIR");
   app.add_option("--limit", s.limit, "Use only the first N samples (0 = all)")->type_name("N");
-  app.add_option("--predictions", s.predictions, "Write a CSV row per sample: row (1-based), label, prediction")
-      ->type_name("FILE");
+  auto* predictions =
+      app.add_option("--predictions", s.predictions, "Write a CSV row per sample: row (1-based), label, prediction")
+          ->type_name("FILE");
   app.add_option("--threads", s.threads, "Threads (0 = all cores)");
   app.add_flag("-q,--quiet", s.quiet, "Print only the accuracy or RMSE line");
   try {
@@ -149,6 +151,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  s.predictions_given = predictions->count() > 0;
   try {
     return run(s);
   } catch (const std::exception& e) {

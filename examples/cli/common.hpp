@@ -3,13 +3,11 @@
 #ifndef ZIPML_EXAMPLES_CLI_COMMON_HPP
 #define ZIPML_EXAMPLES_CLI_COMMON_HPP
 
-#include <fcntl.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -19,6 +17,7 @@
 
 #include <fmt/core.h>
 
+#include "zipml/io/model_file.hpp"
 #include "zipml/zipml.hpp"
 
 #ifndef ZIPML_VERSION
@@ -84,6 +83,11 @@ inline void check_outputs(const std::vector<Output>& outputs, const std::vector<
     std::error_code ec;
     if (fs::is_directory(o.path, ec))
       throw Error(fmt::format("{} {}: is a directory; give a file name", o.option, o.path.string()));
+    // Written by renaming a temporary over it: that would replace a device node (/dev/null,
+    // /dev/stdout) or a FIFO itself, not write into it.
+    if (fs::exists(o.path, ec) && !fs::is_regular_file(o.path, ec))
+      throw Error(fmt::format("{} {}: is not a regular file (a device, FIFO or socket); give a file name", o.option,
+                              o.path.string()));
     const fs::path dir = o.path.has_parent_path() ? o.path.parent_path() : fs::path(".");
     if (!fs::is_directory(dir, ec))
       throw Error(fmt::format("{} {}: the directory {} does not exist", o.option, o.path.string(), dir.string()));
@@ -99,31 +103,12 @@ inline fs::path temporary_beside(const fs::path& path) {
   return path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(), ::getpid());
 }
 
-//! Writes `content` to `path` atomically: a temporary beside it, then a rename, so readers see
-//! the old file or the whole new one, never a part. Throws Error naming `path` on failure.
+//! Writes `content` to `path` atomically (zipml::io::write_file_atomically: temporary, fsync,
+//! rename), so readers see the old file or the whole new one. Throws Error naming `path`.
 inline void write_file_atomically(const fs::path& path, std::string_view content) {
-  const fs::path tmp = temporary_beside(path);
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw Error("cannot write " + path.string() + " (cannot create " + tmp.string() + ")");
-    f.write(content.data(), static_cast<std::streamsize>(content.size()));
-    f.close();
-    // Flush to the disk before the rename, so a crash leaves the old file or the new one, never an empty one.
-    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-    const bool synced = fd >= 0 && ::fsync(fd) == 0;
-    if (fd >= 0) ::close(fd);
-    if (!f || !synced) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error("writing " + path.string() + " failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot write " + path.string() + ": " + ec.message());
-  }
+  io::write_file_atomically(
+      path, std::span(reinterpret_cast<const unsigned char*>(content.data()), content.size()),
+      "cannot write '" + path.string() + "'");
 }
 
 //! The full path of `program` on PATH, if it is there and executable.

@@ -126,6 +126,7 @@ inline void plot_history(const fs::path& out, const std::vector<PlotCurve>& curv
       }
       f << "\n\n"; // a new gnuplot data block (index) per precision
     }
+    f.close(); // the buffered tail is written here: check after it, or a full disk goes unnoticed
     if (!f) throw Error("--plot: cannot write " + data.string());
   }
 
@@ -163,6 +164,7 @@ inline void plot_history(const fs::path& out, const std::vector<PlotCurve>& curv
   {
     std::ofstream f(script);
     f << gp.str();
+    f.close();
     if (!f) throw Error("--plot: cannot write " + script.string());
   }
 
@@ -180,8 +182,9 @@ inline void plot_history(const fs::path& out, const std::vector<PlotCurve>& curv
   }
   fs::rename(tmp_out, out, ec);
   if (ec) {
+    const std::string why = ec.message(); // before remove() reuses ec
     fs::remove(tmp_out, ec);
-    throw Error("--plot: cannot write " + out.string() + ": " + ec.message());
+    throw Error("--plot: cannot write " + out.string() + ": " + why);
   }
 }
 

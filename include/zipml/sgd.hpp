@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "zipml/arithmetic/float.hpp"
 #include "zipml/concepts.hpp"
 #include "zipml/data/dataset.hpp"
+#include "zipml/data/scaling.hpp"
 #include "zipml/error.hpp"
 #include "zipml/linear_model.hpp"
 #include "zipml/options.hpp"
@@ -32,6 +34,15 @@ namespace zipml {
 namespace detail {
 
 inline std::string name_of(const data::Dataset& ds) { return ds.source.empty() ? "data set" : ds.source; }
+
+//! Shortest exact spelling of a value for a message: std::to_string would show a step of
+//! 2^-40 as "0.000000".
+inline std::string show(float v) { return data::detail::format_value(v); }
+inline std::string show(double v) {
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
 
 //! Sorted distinct labels.
 inline std::vector<float> distinct_labels(const data::Dataset& ds) {
@@ -138,8 +149,8 @@ class Sgd {
       const Evaluation ev = evaluate(train);
       if (!std::isfinite(ev.loss)) {
         linear_ = std::move(last_good);
-        throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + std::to_string(ev.loss) +
-                    "): try a smaller step than " + std::to_string(options_.step) +
+        throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + detail::show(ev.loss) +
+                    "): try a smaller step than " + detail::show(options_.step) +
                     "; the model of the last good epoch is kept");
       }
       last_good = linear_;
@@ -208,17 +219,18 @@ class Sgd {
   void check_options() const {
     const auto& o = options_;
     if (!(o.step > 0.0f) || !std::isfinite(o.step))
-      throw Error("step must be a positive number, got " + std::to_string(o.step));
+      throw Error("step must be a positive number, got " + detail::show(o.step));
     if (o.minibatch == 0 || o.minibatch > 65536 || !std::has_single_bit(o.minibatch))
       throw Error("mini-batch must be a power of two from 1 to 65536 (the engine's 16-bit mask), got " +
                   std::to_string(o.minibatch));
     if (o.decay_interval == 0 || o.decay_interval > 255)
       throw Error("decay interval must be 1..255 epochs, got " + std::to_string(o.decay_interval));
-    if (!(o.l2 >= 0.0f) || !std::isfinite(o.l2)) throw Error("l2 must be >= 0, got " + std::to_string(o.l2));
+    if (!(o.l2 >= 0.0f) || !std::isfinite(o.l2)) throw Error("l2 must be >= 0, got " + detail::show(o.l2));
     if (o.l2 > 0.0f && static_cast<double>(o.step) * o.l2 > 0.5)
-      throw Error("step x l2 = " + std::to_string(static_cast<double>(o.step) * o.l2) +
+      throw Error("step x l2 = " + detail::show(static_cast<double>(o.step) * o.l2) +
                   " shrinks the model by half or more per sample: use a smaller l2");
-    if (o.epochs > 0xffffffffu) throw Error("epochs do not fit the stream's 32-bit field");
+    if (o.epochs > 0xffffffffu)
+      throw Error("epochs " + std::to_string(o.epochs) + " do not fit the stream's 32-bit field (at most 4294967295)");
   }
 
   //! Regression targets enter the engine as Q9.23 words: |b| must stay below 256.
@@ -226,7 +238,7 @@ class Sgd {
     for (std::size_t i = 0; i < ds.size(); ++i) {
       const float b = ds.labels(i);
       if (!(b >= -256.0f && b < 256.0f))
-        throw Error(detail::name_of(ds) + ": row " + std::to_string(i + 1) + ": label " + std::to_string(b) +
+        throw Error(detail::name_of(ds) + ": row " + std::to_string(i + 1) + ": label " + detail::show(b) +
                     " is outside the engine's Q9.23 range [-256, 256): scale the labels");
     }
   }
@@ -241,7 +253,7 @@ class Sgd {
     if (options_.positive_label) {
       const float p = *options_.positive_label;
       if (std::find(all_classes_.begin(), all_classes_.end(), p) == all_classes_.end())
-        throw Error(detail::name_of(train) + ": positive label " + std::to_string(p) + " does not occur in the labels");
+        throw Error(detail::name_of(train) + ": positive label " + detail::show(p) + " does not occur in the labels");
       classes_for_lanes_ = {p};
       return;
     }
@@ -278,7 +290,7 @@ class Sgd {
       c.step_cost_pos = o.step * model_.cost(1.0f);
       for (float g : {c.step_cost_neg, c.step_cost_pos})
         if (!(g > 0.0f) || !std::isfinite(g))
-          throw Error("step x cost must be positive and finite, got " + std::to_string(g) + ": check the class costs");
+          throw Error("step x cost must be positive and finite, got " + detail::show(g) + ": check the class costs");
     }
     c.binarize_label = classes_for_lanes_.empty() ? 0.0f : classes_for_lanes_.front();
     c.dim = static_cast<std::uint32_t>(train.dim());
@@ -292,9 +304,11 @@ class Sgd {
                               c.loss_mode() == stream::LossMode::LeastSquares ? c.step : c.step_cost_pos};
       for (float g : gammas)
         if (!engine::step_factor_ok(g))
-          throw Error("step (x cost) " + std::to_string(g) + " is outside the engine's range [2^-34, 2^8)");
+          throw Error("step (x cost) " + detail::show(g) + " is outside the engine's range [2^-34, 2^8)");
       if (c.loss_mode() != stream::LossMode::LeastSquares && !lanes_binarized_)
-        throw Error("the engine's classifiers need binarized labels");
+        throw Error("model '" + std::string(Model::name) +
+                    "' has a classifier's loss but is_classifier is false: the engine's classifiers need "
+                    "binarized labels");
     }
     return c;
   }

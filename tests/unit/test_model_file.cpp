@@ -23,10 +23,12 @@
 
 #include <xtensor/xview.hpp>
 
+#include "support.hpp"
 #include "zipml/io.hpp"
 #include "zipml/zipml.hpp"
 
 using namespace zipml;
+using zipml::test::TempDir;
 namespace fs = std::filesystem;
 
 // ---- allocation probe: the largest single request (operator new, posix_memalign) while armed --
@@ -56,13 +58,6 @@ void* operator new[](std::size_t n) {
 }
 // xtensor's buffers come from xsimd's aligned allocator through posix_memalign: probe it too
 // (not under AddressSanitizer, whose runtime owns posix_memalign).
-#if defined(__SANITIZE_ADDRESS__)
-#define ZIPML_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ZIPML_TEST_ASAN 1
-#endif
-#endif
 #ifndef ZIPML_TEST_ASAN
 extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
   note(n);
@@ -104,22 +99,6 @@ data::Dataset synthetic(std::size_t n, std::size_t d, std::size_t classes, std::
   }
   return ds;
 }
-
-//! A fresh folder under the system's temp folder, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> k{0};
-    path = fs::temp_directory_path() / ("zipml-model-test-" + std::to_string(::getpid()) + "-" + std::to_string(k++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-};
 
 std::vector<unsigned char> read_bytes(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

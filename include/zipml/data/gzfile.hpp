@@ -50,6 +50,10 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
   const std::string name = path.string();
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
+  // stat fails for more than a missing file: a symbolic link loop, a name too long, a folder
+  // on the way that may not be searched. Those are not "not found".
+  if (ec && status.type() != std::filesystem::file_type::not_found)
+    throw Error("cannot read '" + name + "': " + ec.message());
   if (!std::filesystem::exists(status)) throw Error("cannot read '" + name + "': file not found");
   if (std::filesystem::is_directory(status))
     throw Error("cannot read '" + name + "': it is a directory, not a file");

@@ -296,7 +296,8 @@ class LibsvmParser {
       written.assign(d, 0);
     } catch (const std::bad_alloc&) {
       throw Error("'" + name_ + "': not enough memory for " + std::to_string(d) + " columns; the largest feature index is " +
-                  std::to_string(max_index_) + " (line " + std::to_string(max_index_line_) + ")");
+                  std::to_string(max_index_) + " (line " + std::to_string(max_index_line_) +
+                  "): check it, or set num_features");
     }
     std::copy(labels_.begin(), labels_.end(), ds.labels.begin());
     float* const base = ds.features.data();

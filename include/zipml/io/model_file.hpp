@@ -388,20 +388,30 @@ inline std::vector<unsigned char> serialize(const ModelFile& m) {
 //! Numbers the temporaries of this process (`path.tmp-<pid>-<n>`).
 inline std::atomic<unsigned> temporary_counter{0};
 
-//! Writes `bytes` to `path` atomically: a temporary beside it, fsync, rename. On failure the
-//! temporary is removed, `path` is untouched, and Error says what failed.
-inline void write_atomically(const std::filesystem::path& path, std::span<const unsigned char> bytes) {
+} // namespace detail
+
+//! Writes `bytes` to `path` atomically: a temporary beside it (`path.tmp-<pid>-<n>`), fsync,
+//! rename, fsync of the folder. On failure the temporary is removed, `path` is untouched, and
+//! Error says what failed, starting with `what` ("cannot save the model to 'F'"). An existing
+//! `path` that is not a regular file or a folder (a device, a FIFO, a socket, /dev/stdout) is
+//! refused: the rename would replace the device node itself.
+inline void write_file_atomically(const std::filesystem::path& path, std::span<const unsigned char> bytes,
+                                  const std::string& what) {
   namespace fs = std::filesystem;
   const std::string name = path.string();
-  if (name.empty()) throw Error("cannot save a model: the path is empty");
+  if (name.empty()) throw Error(what + ": the path is empty");
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status))
+    throw Error(what + ": it is not a regular file (a device, FIFO or socket); give a file name");
   // pid + a per-process counter: two threads saving the same path never share a temporary.
   const fs::path tmp =
-      name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(temporary_counter.fetch_add(1));
-  auto fail = [&](const std::string& what, int err, int fd) {
+      name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(detail::temporary_counter.fetch_add(1));
+  auto fail = [&](const std::string& step, int err, int fd) {
     if (fd >= 0) ::close(fd);
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw Error("cannot save the model to '" + name + "': " + what + (err != 0 ? ": " + std::string(std::strerror(err)) : std::string()) +
+    std::error_code rm;
+    fs::remove(tmp, rm);
+    throw Error(what + ": " + step + (err != 0 ? ": " + std::string(std::strerror(err)) : std::string()) +
                 " (nothing was written; an existing file is unchanged)");
   };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -412,24 +422,29 @@ inline void write_atomically(const std::filesystem::path& path, std::span<const 
   }
   if (fd < 0) {
     const int err = errno;
-    throw Error("cannot save the model to '" + name + "': cannot create the temporary file '" + tmp.string() +
-                "': " + std::strerror(err));
+    throw Error(what + ": cannot create the temporary file '" + tmp.string() + "': " + std::strerror(err));
   }
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      const int err = errno; // before the message's allocations
+      if (err == EINTR) continue;
       fail("writing '" + tmp.string() + "' failed after " + std::to_string(done) + " of " +
                std::to_string(bytes.size()) + " bytes",
-           errno, fd);
+           err, fd);
     }
     if (n == 0) fail("writing '" + tmp.string() + "' made no progress", 0, fd);
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) fail("fsync of '" + tmp.string() + "' failed", errno, fd);
-  if (::close(fd) != 0) fail("closing '" + tmp.string() + "' failed", errno, -1);
-  std::error_code ec;
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    fail("fsync of '" + tmp.string() + "' failed", err, fd);
+  }
+  if (::close(fd) != 0) {
+    const int err = errno;
+    fail("closing '" + tmp.string() + "' failed", err, -1);
+  }
   fs::rename(tmp, path, ec);
   if (ec) fail("renaming '" + tmp.string() + "' over it failed: " + ec.message(), 0, -1);
   // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
@@ -440,8 +455,6 @@ inline void write_atomically(const std::filesystem::path& path, std::span<const 
     ::close(dfd);
   }
 }
-
-} // namespace detail
 
 //! The model encoded in `bytes` (a whole model file); `name` is the file name used in every
 //! message. Validates the magic, version, size, checksum and every field before allocating
@@ -587,8 +600,8 @@ inline void write_atomically(const std::filesystem::path& path, std::span<const 
 //! written to `path + ".tmp-<pid>-<n>"`, flushed and fsynced, then renamed over `path`. On any
 //! failure the temporary is removed, an existing `path` is left as it was, and Error says why.
 inline void save_model(const std::filesystem::path& path, const ModelFile& m) {
-  const auto bytes = serialize_model(m, "cannot save the model to '" + path.string() + "'");
-  detail::write_atomically(path, bytes);
+  const std::string what = "cannot save the model to '" + path.string() + "'";
+  write_file_atomically(path, serialize_model(m, what), what);
 }
 
 //! Loads a model saved by save_model. Throws Error naming `path` for a missing or unreadable
@@ -599,6 +612,8 @@ inline void save_model(const std::filesystem::path& path, const ModelFile& m) {
   const std::string name = path.string();
   std::error_code ec;
   const auto status = fs::status(path, ec);
+  if (ec && status.type() != fs::file_type::not_found) // a link loop, a name too long, ...
+    throw Error("cannot load the model '" + name + "': " + ec.message());
   if (!fs::exists(status)) throw Error("cannot load the model '" + name + "': file not found");
   if (fs::is_directory(status)) throw Error("cannot load the model '" + name + "': it is a directory, not a file");
   if (!fs::is_regular_file(status)) throw Error("cannot load the model '" + name + "': not a regular file");

@@ -55,9 +55,11 @@ void validate_for_packing(const data::Dataset& ds, const PackOptions& opt) {
   const bool mm = opt.range == data::Range::MinusOneOne;
   if (ds.empty()) throw Error((ds.source.empty() ? std::string("data set") : ds.source) + ": no samples to pack");
   if (ds.dim() == 0 || ds.dim() > std::numeric_limits<std::uint32_t>::max())
-    throw Error("packing: dimension " + std::to_string(ds.dim()) + " does not fit the stream's 32-bit field");
+    throw Error("packing: dimension " + std::to_string(ds.dim()) +
+                " (with bias) is outside the stream's 32-bit field, 1 to 4294967295");
   if (ds.size() > std::numeric_limits<std::uint32_t>::max())
-    throw Error("packing: " + std::to_string(ds.size()) + " samples do not fit the stream's 32-bit count");
+    throw Error("packing: " + std::to_string(ds.size()) +
+                " samples do not fit the stream's 32-bit count (at most 4294967295): split the data");
   if constexpr (P::bits == 1) {
     if (mm)
       throw Error("1-bit precision cannot represent features in [-1, 1] (every level would round to 0): "
