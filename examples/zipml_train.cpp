@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -214,20 +215,10 @@ Data load(const Settings& s) {
 
 //! Writes the K x d weights as a NumPy .npy file (float32, row-major), atomically.
 void export_npy(const fs::path& path, const xt::xtensor<float, 2>& weights) {
-  const fs::path tmp = cli::temporary_beside(path);
-  try {
-    xt::dump_npy(tmp.string(), weights);
-  } catch (const std::exception& e) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw zipml::Error("--export-npy: cannot write " + path.string() + ": " + e.what());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw zipml::Error("--export-npy: cannot write " + path.string() + ": " + ec.message());
-  }
+  const std::string bytes = xt::dump_npy(weights);
+  zipml::io::write_file_atomically(
+      path, std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
+      "--export-npy: cannot write " + path.string());
 }
 
 template <class Model, class Precision, class Backend>
