@@ -24,7 +24,9 @@
 #include "cli/progress.hpp"
 #include "zipml/io/model_file.hpp"
 #include "zipml/zipml.hpp"
+#include "zipml/backend/pynq.hpp"
 #ifdef ZIPML_HAVE_VERILATOR
+#include "zipml/backend/pynq/sim/verilated.hpp"
 #include "zipml/backend/verilator.hpp"
 #endif
 
@@ -51,12 +53,15 @@ constexpr auto precisions_with() {
 constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<zipml::Nearest>),
                                              hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<zipml::Stochastic>));
 // The backends built into this program. The Verilator backend (a cycle-accurate simulation of
-// the RTL engine) is built in when Meson found Verilator (ZIPML_HAVE_VERILATOR).
+// the RTL engine) is built in when Meson found Verilator (ZIPML_HAVE_VERILATOR); the PYNQ
+// board backend always (--board sim, its simulated board, needs Verilator too).
 #ifdef ZIPML_HAVE_VERILATOR
 constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>),
-                                            hana::make_pair(BOOST_HANA_STRING("verilator"), hana::type_c<zipml::Verilator>));
+                                            hana::make_pair(BOOST_HANA_STRING("verilator"), hana::type_c<zipml::Verilator>),
+                                            hana::make_pair(BOOST_HANA_STRING("pynq"), hana::type_c<zipml::Pynq>));
 #else
-constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>));
+constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>),
+                                            hana::make_pair(BOOST_HANA_STRING("pynq"), hana::type_c<zipml::Pynq>));
 #endif
 
 //! Backends users may ask for that this build does not have, and what to do instead.
@@ -66,7 +71,6 @@ struct ComingBackend {
 constexpr ComingBackend kComingBackends[] = {
     {"verilator", "this zipml-train was built without Verilator (install Debian's verilator package and "
                   "reconfigure the build); --backend cpu --arithmetic engine computes the same model bit for bit"},
-    {"pynq", "the PYNQ board backend is not available yet; use --backend cpu"},
 };
 
 //! Calls f(type_c<T>) for the entry of `map` named `name`; false if there is none.
@@ -99,6 +103,8 @@ struct Settings {
   std::vector<std::string> precisions = {"float32", "q8", "q4", "q2", "q1"};
   std::string rounding = "nearest";
   std::string backend = "cpu";
+  std::string board = "hw";  //!< --backend pynq: hw (the board this runs on) or sim (the simulated board)
+  std::string bitstream;     //!< --backend pynq: a .bit to load, or a folder of zipml_<precision>.bit
   std::string arithmetic = "float";
   std::string order = "file";
   std::string scale = "rows";
@@ -136,6 +142,48 @@ std::vector<fs::path> inputs_of(const Settings& s) {
   return {s.train_file, s.train_labels, s.test_file, s.test_labels};
 }
 
+//! --backend pynq --bitstream: the file for `precision` (a folder holds zipml_<f32|qN>.bit).
+std::string bitstream_for(const Settings& s, const std::string& precision) {
+  if (s.bitstream.empty() || !fs::is_directory(s.bitstream)) return s.bitstream;
+  return (fs::path(s.bitstream) / ("zipml_" + std::string(precision == "float32" ? "f32" : precision) + ".bit")).string();
+}
+
+//! --backend pynq: what is missing, before any data is read (the board opens per precision).
+void check_board(const Settings& s) {
+  if (s.board == "sim") {
+#ifndef ZIPML_HAVE_VERILATOR
+    throw zipml::Error("--board sim: this zipml-train was built without Verilator, which the simulated board's "
+                       "engine needs; on a board, leave out --board sim");
+#endif
+    return;
+  }
+  if (!s.bitstream.empty() && !fs::is_directory(s.bitstream) && s.precisions.size() > 1)
+    throw zipml::Error("--bitstream " + s.bitstream + " is one precision's engine: name that one with --precision, or "
+                       "give the folder of zipml_<precision>.bit files");
+  for (const auto& p : s.precisions) {
+    const auto file = bitstream_for(s, p);
+    if (!file.empty() && !fs::is_regular_file(file)) throw zipml::Error("--bitstream: " + file + " does not exist");
+  }
+  (void)zipml::pynq::FpgaManager(zipml::pynq::LinuxOptions{}).state(); // "no PYNQ board here: ..."
+}
+
+//! The backend a run trains on: the board (real or simulated) for --backend pynq.
+template <class Backend>
+Backend make_backend(const Settings& s, [[maybe_unused]] unsigned bits, [[maybe_unused]] const std::string& precision) {
+  if constexpr (std::is_same_v<Backend, zipml::Pynq>) {
+#ifdef ZIPML_HAVE_VERILATOR
+    if (s.board == "sim")
+      return zipml::Pynq(zipml::pynq::sim::factory(
+          std::make_shared<zipml::pynq::sim::Hardware>(zipml::pynq::sim::make_verilated_engine(bits))));
+#endif
+    zipml::pynq::Options o;
+    o.real_board.bitstream = bitstream_for(s, precision);
+    return zipml::Pynq(o);
+  } else {
+    return Backend{};
+  }
+}
+
 //! Every name the user typed (and the epoch count), checked before any data is read.
 void check_names(const Settings& s) {
   if (!contains(kModels, s.model)) throw zipml::Error("unknown model '" + s.model + "': choose " + names(kModels));
@@ -150,6 +198,8 @@ void check_names(const Settings& s) {
       throw zipml::Error(fmt::format("--backend {} runs only the {} arithmetic; leave out --arithmetic {}", s.backend,
                                      s.arithmetic == "float" ? "engine" : "float", s.arithmetic));
   });
+  if (s.backend != "pynq" && (s.board != "hw" || !s.bitstream.empty()))
+    throw zipml::Error("--board and --bitstream are for --backend pynq");
   if (!contains(kRoundings, s.rounding)) throw zipml::Error("unknown rounding '" + s.rounding + "': choose " + names(kRoundings));
   if (s.opt.epochs == 0) throw zipml::Error("--epochs must be at least 1");
   if (s.precisions.empty()) throw zipml::Error("--precision: name at least one precision");
@@ -159,6 +209,7 @@ void check_names(const Settings& s) {
     if (std::count(s.precisions.begin(), s.precisions.end(), p) > 1)
       throw zipml::Error("--precision names '" + p + "' twice");
   }
+  if (s.backend == "pynq") check_board(s);
 }
 
 //! Every file the run will write, checked before training.
@@ -228,7 +279,7 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
     model.cost_pos = s.cost_pos;
     model.cost_neg = s.cost_neg;
   }
-  zipml::Sgd<Model, Precision, Backend> sgd(s.opt, model);
+  zipml::Sgd<Model, Precision, Backend> sgd(s.opt, model, make_backend<Backend>(s, Precision::bits, label));
   const bool cls = sgd.is_classification();
   if (!s.quiet) {
     progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} ==\n", label, Model::name,
@@ -399,11 +450,17 @@ int main(int argc, char** argv) {
       ->type_name("LIST");
   app.add_option("--rounding", s.rounding, "Quantizer rounding: " + names(kRoundings))->type_name("NAME");
   app.add_option("--backend", s.backend,
-                 "Where to train: " + names(kBackends) + " (verilator: the simulated RTL engine, engine arithmetic)")
+                 "Where to train: " + names(kBackends) +
+                     " (verilator: the simulated RTL engine; pynq: the engine in a PYNQ board's FPGA; both engine arithmetic)")
       ->type_name("NAME");
+  app.add_option("--board", s.board, "--backend pynq: hw (the board this runs on) or sim (a simulated board, for tests)")
+      ->check(CLI::IsMember({"hw", "sim"}));
+  app.add_option("--bitstream", s.bitstream,
+                 "--backend pynq: load this zipml .bit first (or from this folder, zipml_<precision>.bit per precision)")
+      ->type_name("PATH");
   auto* arithmetic = app.add_option("--arithmetic", s.arithmetic,
                                     "float (float32 model) or engine (the RTL engine's fixed point; "
-                                    "the default with --backend verilator)")
+                                    "the default with --backend verilator and pynq)")
                          ->check(CLI::IsMember({"float", "engine"}));
   // How to train.
   app.add_option("--epochs", s.opt.epochs, "Passes over the training set");
@@ -460,7 +517,7 @@ int main(int argc, char** argv) {
   try {
     // The simulated engine computes only the engine arithmetic: it is the default there, and
     // asking it for float is refused (by Sgd, with a message that says so).
-    if (s.backend == "verilator" && arithmetic->count() == 0) s.arithmetic = "engine";
+    if ((s.backend == "verilator" || s.backend == "pynq") && arithmetic->count() == 0) s.arithmetic = "engine";
     s.opt.arithmetic = s.arithmetic == "engine" ? zipml::Arithmetic::Engine : zipml::Arithmetic::Float;
     s.opt.order = s.order == "file"      ? zipml::Order::File
                   : s.order == "shuffle" ? zipml::Order::Shuffle

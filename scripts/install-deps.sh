@@ -14,6 +14,10 @@ packages=(
   clang libclang-rt-14-dev
   # the RTL engine: simulation and synthesis
   verilator yosys
+  # PYNQ board programs (cross/, scripts/cross-test.sh): cross compilers, qemu to run their
+  # tests, and the board architectures' zlib and fmt (the armhf and arm64 architectures below)
+  g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user-static
+  zlib1g-dev:armhf libfmt-dev:armhf zlib1g-dev:arm64 libfmt-dev:arm64
   # the main job's data: Fashion-MNIST in /usr/share/datasets/fashion-mnist
   dataset-fashion-mnist
   # plots (optional at run time, used by --plot and its test)
@@ -32,5 +36,7 @@ else
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" dpkg --add-architecture armhf
+"${sudo[@]}" dpkg --add-architecture arm64
 "${sudo[@]}" apt-get update
 "${sudo[@]}" apt-get install -y "${packages[@]}"

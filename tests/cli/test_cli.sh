@@ -42,7 +42,21 @@ else
     "$train" --backend verilator --data-dir "$tmp/none"
   check backend-one-line [ "$(wc -l <"$tmp/out")" -eq 1 ]
 fi
-refuse backend-pynq "--backend pynq: the PYNQ board backend is not available yet" -- "$train" --backend pynq
+# No board here: one line saying what is missing, before any data is read.
+refuse backend-pynq "^zipml-train: error: no PYNQ board here: /sys/class/fpga_manager/fpga0 does not exist" -- \
+  "$train" --backend pynq --data-dir "$tmp/none"
+check backend-pynq-one-line [ "$(wc -l <"$tmp/out")" -eq 1 ]
+refuse pynq-float "^zipml-train: error: --backend pynq runs only the engine arithmetic" -- \
+  "$train" --backend pynq --arithmetic float --data-dir "$tmp/none"
+refuse board-without-pynq "^zipml-train: error: --board and --bitstream are for --backend pynq" -- \
+  "$train" --board sim --data-dir "$tmp/none"
+if [ "$verilator" = with-verilator ]; then
+  # The simulated board (the same driver, the Verilated engine behind a simulated AXI DMA).
+  expect backend-pynq-sim 0 "^summary:" -- "$train" --backend pynq --board sim --train "$data/tiny.libsvm" \
+    --epochs 2 --precision float32,q4 --scale columns --summary "$tmp/p.json" --quiet
+  check pynq-sim-equals-verilator [ "$(numbers "$tmp/p.json")" = "$(numbers "$tmp/v.json")" ]
+  check pynq-summary-backend grep -q '"backend": "pynq"' "$tmp/p.json"
+fi
 refuse backend-unknown "unknown backend 'gpu': choose cpu" -- "$train" --backend gpu
 
 # Outputs: never over an input, never two options on one file, checked before training.

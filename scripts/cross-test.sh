@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# zipml — builds the PYNQ board program for ARM and runs its unit tests under qemu.
+#
+#   scripts/cross-test.sh [CROSS_FILE [BUILD_DIR]]     (default cross/pynq-z1.ini, build-cross)
+#
+# Builds only what the board needs (zipml-train, and the tests of the board driver and of the
+# engine arithmetic), with the RTL off, then runs those tests through the cross file's
+# exe_wrapper (qemu-arm-static / qemu-aarch64-static) and zipml-train itself: a short CPU run,
+# and `--backend pynq`, which must say in one line that there is no board here. About 6
+# minutes on two cores. Needs the packages of scripts/install-deps.sh.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cross="${1:-$root/cross/pynq-z1.ini}"
+build="${2:-$root/build-cross}"
+cd "$root"
+
+# qemu from the cross file, to run zipml-train by hand below
+wrapper=$(sed -n "s/^exe_wrapper *= *\[\(.*\)\]/\1/p" "$cross" | tr -d "',")
+[ -n "$wrapper" ] || { echo "cross-test.sh: no exe_wrapper in $cross" >&2; exit 1; }
+
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" --cross-file "$cross" -Drtl=disabled -Dnative=false -Dbuildtype=release
+fi
+tests=(pynq-sim pynq-linux engine stream)
+ninja -C "$build" examples/zipml-train tests/pynq/test_pynq_sim tests/pynq/test_pynq_linux \
+  tests/test_engine tests/test_stream
+meson test -C "$build" --no-rebuild --print-errorlogs "${tests[@]}"
+
+# the board program itself, under qemu
+train="$build/examples/zipml-train"
+machine=$(od -An -t u2 -j 18 -N 2 "$train" | tr -d ' ') # ELF e_machine: 40 ARM, 183 AArch64
+[ "$machine" = 40 ] || [ "$machine" = 183 ] || { echo "cross-test.sh: $train is not an ARM program" >&2; exit 1; }
+out=$($wrapper "$train" --train tests/data/tiny.libsvm --epochs 2 --precision float32,q4 --scale columns --quiet 2>&1)
+echo "$out" | grep -q "^summary:" || { echo "cross-test.sh: zipml-train failed under qemu:"; echo "$out"; exit 1; } >&2
+set +e
+out=$($wrapper "$train" --backend pynq --train tests/data/tiny.libsvm 2>&1)
+rc=$?
+set -e
+if [ "$rc" -ne 1 ] || [ "$(echo "$out" | wc -l)" -ne 1 ] || ! echo "$out" | grep -q "no PYNQ board here"; then
+  echo "cross-test.sh: zipml-train --backend pynq without a board should fail in one line, got (exit $rc):" >&2
+  echo "$out" >&2
+  exit 1
+fi
+echo "cross-test.sh: $(basename "$cross"): ${#tests[@]} test programs passed under $(echo "$wrapper" | cut -d' ' -f1); zipml-train runs; '--backend pynq' without a board: $out"
