@@ -3,8 +3,8 @@
 #
 #   scripts/cross-test.sh [CROSS_FILE [BUILD_DIR]]     (default cross/pynq-z1.ini, build-cross)
 #
-# Builds only what the board needs (zipml-train, and the tests of the board driver and of the
-# engine arithmetic), with the RTL off, then runs those tests through the cross file's
+# Builds only what the board needs (zipml-train, the tests of the board driver and of the
+# stream format), with the RTL off, then runs those tests through the cross file's
 # exe_wrapper (qemu-arm-static / qemu-aarch64-static) and zipml-train itself: a short CPU run,
 # and `--backend pynq`, which must say in one line that there is no board here. About 6
 # minutes on two cores. Needs the packages of scripts/install-deps.sh.
@@ -21,9 +21,9 @@ wrapper=$(sed -n "s/^exe_wrapper *= *\[\(.*\)\]/\1/p" "$cross" | tr -d "',")
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" --cross-file "$cross" -Drtl=disabled -Dnative=false -Dbuildtype=release
 fi
-tests=(pynq-sim pynq-linux engine stream)
-ninja -C "$build" examples/zipml-train tests/pynq/test_pynq_sim tests/pynq/test_pynq_linux \
-  tests/test_engine tests/test_stream
+# (tests/unit/test_engine.cpp needs __int128, which 32-bit ARM does not have)
+tests=(pynq-sim pynq-linux stream)
+ninja -C "$build" examples/zipml-train tests/pynq/test_pynq_sim tests/pynq/test_pynq_linux tests/test_stream
 meson test -C "$build" --no-rebuild --print-errorlogs "${tests[@]}"
 
 # the board program itself, under qemu
