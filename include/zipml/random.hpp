@@ -30,6 +30,9 @@ class SplitMix64 {
     state_ += 0x9e3779b97f4a7c15ULL;
     return mix64(state_ - 0x9e3779b97f4a7c15ULL);
   }
+  //! The number the k-th call from now (k = 0: the next) returns, without advancing: SplitMix64
+  //! is a counter, so a row's draws can be computed in any order (the packer vectorizes them).
+  [[nodiscard]] constexpr result_type peek(std::uint64_t k) const noexcept { return mix64(state_ + k * 0x9e3779b97f4a7c15ULL); }
   //! 24 random bits as a float in [0, 1): exact, the same everywhere.
   constexpr float uniform() noexcept { return static_cast<float>((*this)() >> 40) * 0x1p-24f; }
   //! Uniform integer in [0, n) (modulo bias below n / 2^64: negligible for data set sizes).

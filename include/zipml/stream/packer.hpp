@@ -6,13 +6,19 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <span>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "zipml/concepts.hpp"
 #include "zipml/arithmetic/engine.hpp"
@@ -50,8 +56,9 @@ namespace detail {
   throw Error(os.str());
 }
 
+//! The checks that do not read the values.
 template <PrecisionPolicy P>
-void validate_for_packing(const data::Dataset& ds, const PackOptions& opt) {
+void check_shape(const data::Dataset& ds, const PackOptions& opt) {
   const bool mm = opt.range == data::Range::MinusOneOne;
   if (ds.empty()) throw Error((ds.source.empty() ? std::string("data set") : ds.source) + ": no samples to pack");
   if (ds.dim() == 0 || ds.dim() > std::numeric_limits<std::uint32_t>::max())
@@ -71,6 +78,13 @@ void validate_for_packing(const data::Dataset& ds, const PackOptions& opt) {
     if (r >= ds.size())
       throw Error("packing: row order names row " + std::to_string(r) + " of a data set with " +
                   std::to_string(ds.size()) + " rows");
+}
+
+//! Throws for the first value the precision cannot hold, in row order (a row's label before its
+//! features). Only run once the fast check (row_ok) has found one: it is the slow, exact scan.
+template <PrecisionPolicy P>
+void scan_values(const data::Dataset& ds, const PackOptions& opt) {
+  const bool mm = opt.range == data::Range::MinusOneOne;
   const float lo = mm ? -1.0f : 0.0f;
   const std::size_t n = ds.size(), d = ds.dim();
   const float* f = ds.features.data();
@@ -94,37 +108,144 @@ void validate_for_packing(const data::Dataset& ds, const PackOptions& opt) {
   }
 }
 
+//! Whether scan_values would accept the row: the same conditions without branches, so that
+//! the compiler vectorizes the loop (NaN fails every comparison, so it is caught too).
 template <PrecisionPolicy P>
-void pack_rows(const data::Dataset& ds, const PackOptions& opt, const Layout& layout, Word* out,
-               std::size_t begin, std::size_t end) {
+[[nodiscard]] bool row_ok(const float* a, std::size_t d, float label, const PackOptions& opt) noexcept {
+  if (!std::isfinite(label)) return false;
+  unsigned bad = 0;
+  if constexpr (P::bits == 32) {
+    if (opt.engine_range) {
+      for (std::size_t j = 0; j < d; ++j) bad |= static_cast<unsigned>(!engine::float_feature_ok(a[j]));
+    } else {
+      for (std::size_t j = 0; j < d; ++j)
+        bad |= static_cast<unsigned>(!(std::fabs(a[j]) <= std::numeric_limits<float>::max()));
+    }
+  } else {
+    const float lo = opt.range == data::Range::MinusOneOne ? -1.0f : 0.0f;
+    for (std::size_t j = 0; j < d; ++j) bad |= static_cast<unsigned>(!(a[j] >= lo)) | static_cast<unsigned>(!(a[j] <= 1.0f));
+  }
+  return bad == 0;
+}
+
+//! One quantized copy of a row as Q-bit patterns, one per byte, into p[0, d). For Nearest and
+//! Stochastic this is their round() computed on integers, without branches and with the row's
+//! draws taken by index (rng.peek), so that GCC vectorizes the loop (it does not vectorize
+//! std::floor unless -fno-trapping-math); the levels are the same bit for bit. The features
+//! are validated (|a| <= 1), so |a · 2^F| <= 128 and the int32 conversions are exact.
+template <unsigned Q, class Rounding>
+void quantize_row(const float* a, std::size_t d, bool mm, SplitMix64 rng, std::uint8_t* p) noexcept {
+  const float scale = std::ldexp(1.0f, quant::fraction_bits(Q, mm));
+  const std::int32_t lo = quant::min_level(Q, mm), hi = quant::max_level(Q, mm);
+  constexpr std::int32_t mask = (1 << Q) - 1;
+  if constexpr (std::is_same_v<Rounding, Nearest> || std::is_same_v<Rounding, Stochastic>) {
+    for (std::size_t j = 0; j < d; ++j) {
+      const float scaled = a[j] * scale;
+      std::int32_t level = static_cast<std::int32_t>(scaled);      // towards zero ...
+      level -= static_cast<float>(level) > scaled ? 1 : 0;         // ... floor
+      const float frac = scaled - static_cast<float>(level);       // exact, as in round()
+      std::int32_t up = 0;
+      if constexpr (std::is_same_v<Rounding, Nearest>) {
+        up = frac > 0.5f ? 1 : frac == 0.5f ? (level & 1) : 0;     // ties to even
+      } else {
+        // uniform(): the draw's top 24 bits (< 2^24, so the int32 conversion is exact) times 2^-24.
+        const float u = static_cast<float>(static_cast<std::int32_t>(rng.peek(j) >> 40)) * 0x1p-24f;
+        up = u < frac ? 1 : 0;
+      }
+      p[j] = static_cast<std::uint8_t>(std::clamp(level + up, lo, hi) & mask);
+    }
+  } else { // another rounding policy: its own round(), draws in feature order
+    const auto flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+    for (std::size_t j = 0; j < d; ++j)
+      p[j] = static_cast<std::uint8_t>(
+          static_cast<std::int32_t>(std::clamp(Rounding::round(a[j] * scale, rng), flo, fhi)) & mask);
+  }
+}
+
+//! Q-bit patterns (one per byte, Q < 8) -> `words` stream words, pattern k of a word in bits
+//! Q·k. On little-endian machines eight patterns are loaded as one 64-bit value and squeezed
+//! together by three shift-or-mask steps (8 -> 16 -> 32 -> 64 bits per group), no BMI2 needed.
+template <unsigned Q>
+void pack_patterns(const std::uint8_t* p, Word* w, std::size_t words) noexcept {
+  constexpr unsigned per_word = 64 / Q;
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr Word m1 = 0x0001000100010001ULL * ((Word{1} << (2 * Q)) - 1);
+    constexpr Word m2 = 0x0000000100000001ULL * ((Word{1} << (4 * Q)) - 1);
+    constexpr Word m3 = (Word{1} << (8 * Q)) - 1;
+    for (std::size_t i = 0; i < words; ++i) {
+      Word word = 0;
+      for (unsigned c = 0; c < per_word / 8; ++c) {
+        Word x;
+        std::memcpy(&x, p + i * per_word + 8 * c, sizeof x);
+        x = (x | (x >> (8 - Q))) & m1;
+        x = (x | (x >> (16 - 2 * Q))) & m2;
+        x = (x | (x >> (32 - 4 * Q))) & m3;
+        word |= x << (8 * Q * c);
+      }
+      w[i] = word;
+    }
+  } else {
+    for (std::size_t i = 0; i < words; ++i) {
+      Word word = 0;
+      for (unsigned k = 0; k < per_word; ++k) word |= static_cast<Word>(p[i * per_word + k]) << (Q * k);
+      w[i] = word;
+    }
+  }
+}
+
+//! Packs positions [begin, end); `patterns` holds layout.padded_dim() bytes (Q < 32).
+//! Returns false, leaving the rest unpacked, at the first row row_ok refuses.
+template <PrecisionPolicy P>
+[[nodiscard]] bool pack_rows(const data::Dataset& ds, const PackOptions& opt, const Layout& layout, Word* out,
+                             std::size_t begin, std::size_t end, std::vector<std::uint8_t>& patterns) {
   const std::size_t d = ds.dim(), row_words = layout.row_words();
   const float* f = ds.features.data();
   for (std::size_t pos = begin; pos < end; ++pos) {
     const std::size_t src = opt.order.empty() ? pos : opt.order[pos];
     const float* a = f + src * d;
+    const float label = ds.labels(src);
+    if (!row_ok<P>(a, d, label, opt)) return false; // packed only once valid: no NaN reaches an int cast
     Word* w = out + pos * row_words;
-    std::fill(w, w + row_words, Word{0});
     if constexpr (P::bits == 32) {
-      for (std::size_t j = 0; j < d; ++j)
-        w[j / 2] |= static_cast<Word>(std::bit_cast<std::uint32_t>(a[j])) << (32 * (j % 2));
+      if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(w, a, d * sizeof(float)); // feature 2k in bits 31..0 of word k
+        if (d % 2 != 0) w[d / 2] = std::bit_cast<std::uint32_t>(a[d - 1]); // zero padding above
+      } else {
+        for (std::size_t j = 0; j < d; j += 2)
+          w[j / 2] = std::bit_cast<std::uint32_t>(a[j]) |
+                     (j + 1 < d ? static_cast<Word>(std::bit_cast<std::uint32_t>(a[j + 1])) << 32 : 0);
+      }
     } else {
       constexpr unsigned q = P::bits;
-      const bool mm = layout.minus_one_one;
-      const float scale = std::ldexp(1.0f, quant::fraction_bits(q, mm));
-      const auto lo = static_cast<float>(quant::min_level(q, mm)), hi = static_cast<float>(quant::max_level(q, mm));
-      constexpr unsigned per_word = 64 / q;
+      const std::size_t fw = layout.feature_words();
       for (std::size_t copy = 0; copy < layout.copies(); ++copy) {
         // A row's random numbers depend on (seed, epoch, copy, source row) only.
-        SplitMix64 rng(opt.seed, opt.epoch, copy, src);
-        Word* cw = w + copy * layout.feature_words();
-        for (std::size_t j = 0; j < d; ++j) {
-          const float level = std::clamp(P::rounding::round(a[j] * scale, rng), lo, hi);
-          cw[j / per_word] |= quant::to_pattern(static_cast<std::int32_t>(level), q) << (q * (j % per_word));
-        }
+        quantize_row<q, typename P::rounding>(a, d, layout.minus_one_one, SplitMix64(opt.seed, opt.epoch, copy, src),
+                                              patterns.data()); // p[d, padded_dim) stay 0: the padding
+        if constexpr (q == 8 && std::endian::native == std::endian::little)
+          std::memcpy(w + copy * fw, patterns.data(), fw * sizeof(Word)); // a byte per level, in order
+        else
+          pack_patterns<q>(patterns.data(), w + copy * fw, fw);
       }
     }
-    w[row_words - 1] = std::bit_cast<std::uint32_t>(ds.labels(src));
+    w[row_words - 1] = std::bit_cast<std::uint32_t>(label);
   }
+  return true;
+}
+
+//! words.resize(n), asking Linux for transparent huge pages first: the first touch of a fresh
+//! buffer faults once per 4 KiB page, and on a VM those faults cost more than packing itself
+//! (measured on the 2-vCPU VM of docs/PERFORMANCE.md, 189 MB as Fashion-MNIST's float32 stream:
+//! 1.2-1.4 s with 4 KiB pages; with the hint 0.4 s the first time in a process, 0.05 s after).
+inline void allocate_words(std::vector<Word>& words, std::size_t n) {
+  words.reserve(n);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(words.data()) + huge - 1) & ~(huge - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(words.data() + n) & ~(huge - 1);
+  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE); // a hint only
+#endif
+  words.resize(n);
 }
 
 } // namespace detail
@@ -140,23 +261,36 @@ template <PrecisionPolicy P>
 //! Throws zipml::Error naming the row, feature and value of anything the precision cannot hold.
 template <PrecisionPolicy P>
 [[nodiscard]] PackedStream pack(const data::Dataset& ds, const PackOptions& opt = {}) {
-  detail::validate_for_packing<P>(ds, opt);
+  detail::check_shape<P>(ds, opt);
   PackedStream s;
   s.layout = layout_for<P>(ds.dim(), opt);
   s.rows = opt.order.empty() ? ds.size() : opt.order.size();
-  s.words.resize(s.rows * s.layout.row_words());
+  detail::allocate_words(s.words, s.rows * s.layout.row_words());
   unsigned threads = opt.threads ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, s.rows / 1024)));
+  // Each thread checks the rows it packs as it packs them (while they are in cache); with a row
+  // order, the rows it leaves out must be valid too, so each thread also checks a share of all.
+  std::vector<std::vector<std::uint8_t>> patterns(threads, std::vector<std::uint8_t>(P::bits == 32 ? 0 : s.layout.padded_dim()));
+  std::vector<char> ok(threads, 1);
+  const auto work = [&](unsigned t) {
+    if (!opt.order.empty()) {
+      const std::size_t n = ds.size(), d = ds.dim();
+      for (std::size_t i = n * t / threads; i < n * (t + 1) / threads && ok[t]; ++i)
+        ok[t] = detail::row_ok<P>(ds.features.data() + i * d, d, ds.labels(i), opt);
+    }
+    ok[t] = ok[t] && detail::pack_rows<P>(ds, opt, s.layout, s.words.data(), s.rows * t / threads,
+                                          s.rows * (t + 1) / threads, patterns[t]);
+  };
   if (threads <= 1) {
-    detail::pack_rows<P>(ds, opt, s.layout, s.words.data(), 0, s.rows);
-    return s;
+    work(0);
+  } else {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work, t);
+  } // joins; work cannot throw
+  if (std::find(ok.begin(), ok.end(), 0) != ok.end()) {
+    detail::scan_values<P>(ds, opt); // throws the first bad value in row order, as the message promises
+    throw Error("packing: a value the precision cannot hold (internal: the scan found none)");
   }
-  std::vector<std::jthread> pool;
-  for (unsigned t = 0; t < threads; ++t) {
-    const std::size_t b = s.rows * t / threads, e = s.rows * (t + 1) / threads;
-    pool.emplace_back([&, b, e] { detail::pack_rows<P>(ds, opt, s.layout, s.words.data(), b, e); });
-  }
-  pool.clear(); // joins; pack_rows cannot throw after validation
   return s;
 }
 
