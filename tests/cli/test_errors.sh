@@ -65,8 +65,13 @@ refuse summary-cannot-create "cannot write '/proc/zipml-s.json': cannot create t
 refuse summary-disk-full "cannot write '$tmp/s.json': writing '$tmp/s.json.tmp-[0-9]*-0' failed after 1024 of [0-9]* bytes: File too large (nothing was written; an existing file is unchanged)" -- \
   bash -c 'trap "" XFSZ; ulimit -f 1; exec "$@"' - "$train" "${base[@]}" --precision q4 --epochs 12 --summary "$tmp/s.json"
 check disk-full-no-file [ ! -e "$tmp/s.json" ] && [ -z "$(find "$tmp" -name '*.tmp-*')" ]
-refuse npy-cannot-create "--export-npy: cannot write /proc/zipml-w.npy: IO Error: failed to open file" -- \
+refuse npy-cannot-create "--export-npy: cannot write /proc/zipml-w.npy: cannot create the temporary file '/proc/zipml-w.npy.tmp-" -- \
   "$train" "${run[@]}" --export-npy /proc/zipml-w.npy
+printf '+1 1:0.5 400:0.25\n-1 2:0.5 399:0.75\n+1 3:1 400:1\n' >"$tmp/wide.libsvm" # weights of 1.6 KB
+refuse npy-disk-full "--export-npy: cannot write $tmp/w.npy: writing '$tmp/w.npy.tmp-[0-9]*-0' failed after 1024 of [0-9]* bytes: File too large" -- \
+  bash -c 'trap "" XFSZ; ulimit -f 1; exec "$@"' - "$train" --train "$tmp/wide.libsvm" --quiet --precision q4 --epochs 1 \
+  --scale columns --export-npy "$tmp/w.npy"
+check npy-disk-full-no-file [ ! -e "$tmp/w.npy" ] && [ -z "$(find "$tmp" -name '*.tmp-*')" ]
 
 # --plot with a gnuplot that fails, one that draws nothing, and no room for its files.
 mkdir "$tmp/bin"
