@@ -35,7 +35,7 @@ module dot_product #(
 
   logic adv;
   logic v1_q, v2_q, v3_q, last1_q, last2_q, last3_q;
-  logic signed [TW-1:0] prod_q [0:V-1];
+  logic signed [PW-1:0] prod_q [0:V-1];
   logic signed [TW-1:0] part_q [0:N1-1];
   logic signed [TW-1:0] sum_q;
   logic signed [TW-1:0] w1 [0:V-1];
@@ -47,16 +47,19 @@ module dot_product #(
   assign adv        = !out_valid_q || out_ready_i;
   assign in_ready_o = adv;
 
-  // x * a exactly (exact_mul: shift-and-add for 1- and 2-bit samples, DSP48E1 otherwise)
-  logic [TW-1:0] prod_d [0:V-1];
+  // x * a exactly (exact_mul: shift-and-add for 1- and 2-bit samples, DSP48E1 otherwise).
+  // The products and their registers are exactly PW bits, sign-extended only in the tree:
+  // with wider product registers Yosys 0.23's synth_xilinx drops the DSP48E1s of the 4- and
+  // 8-bit dot products altogether (depending on which other files it read).
+  logic [PW-1:0] prod_d [0:V-1];
   for (genvar v = 0; v < V; v++) begin : g_mul
-    exact_mul #(.XW(32), .AW(AW), .PW(TW)) u_mul (
+    exact_mul #(.XW(32), .AW(AW), .PW(PW)) u_mul (
       .x_i(in_x_i[32*v +: 32]), .a_i(in_a_i[AW*v +: AW]), .p_o(prod_d[v]));
   end
 
   // tree levels 1..L1 (in place: level l's node i is the sum of level l-1's nodes 2i, 2i+1)
   always_comb begin
-    for (int i = 0; i < V; i++) w1[i] = prod_q[i];
+    for (int i = 0; i < V; i++) w1[i] = {{(TW-PW){prod_q[i][PW-1]}}, prod_q[i]};
     for (int l = 1; l <= L1; l++) begin
       for (int i = 0; i < (V >> l); i++) w1[i] = w1[2*i] + w1[2*i+1];
     end

@@ -10,13 +10,18 @@
 // forward, write back); sample i-1's gradient is being computed meanwhile. A row whose
 // gradient two rows back is not ready yet waits at its first word. At THE_END the two pending
 // updates are applied line by line ("drain") before the model is written back.
+//
+// Model lanes (LANES): every lane sees every data word. Without LANE_LABEL every lane
+// binarizes (MAGIC1 bit 49) against the MAGIC3 label and all LANES models are written back,
+// as with one lane; after LANE_LABEL words with K > 0, lane k < K binarizes against its own
+// label instead (one-vs-rest) and the write-back sends lanes 0..K-1, one packet. ENGINE_INFO
+// answers LANES, K, the precision and MAX_DIM.
 module sgd_engine #(
   // sample precision this engine is built for: 32 (float32) or 1, 2, 4, 8 bits
   parameter int PRECISION = 32,
   // largest d (features including the bias), <= 32768
   parameter int MAX_DIM = 4096,
-  // model lanes sharing every data word (one binarize label each); 1 until the multi-lane
-  // stream command exists: every lane then uses the MAGIC3 label
+  // model lanes sharing every data word, 1..255 (LANE_LABEL gives each its positive label)
   parameter int LANES = 1
 ) (
   input  logic        clk,
@@ -47,7 +52,7 @@ module sgd_engine #(
       $error("sgd_engine: PRECISION must be 32, 1, 2, 4 or 8 (got %0d)", PRECISION);
     if (MAX_DIM < 1 || MAX_DIM > 32768)
       $error("sgd_engine: MAX_DIM must be 1..32768 (got %0d)", MAX_DIM);
-    if (LANES < 1) $error("sgd_engine: LANES must be at least 1 (got %0d)", LANES);
+    if (LANES < 1 || LANES > 255) $error("sgd_engine: LANES must be 1..255 (got %0d)", LANES);
   end
 `endif
 
@@ -62,11 +67,12 @@ module sgd_engine #(
   logic [LINE_W-1:0] dec_line;
   zipml_pkg::cfg_t   cfg;
   logic              cfg_ok;
-  logic [2:0]        echo_precision;
+  logic [2:0]        echo_precision, own_precision;
   logic [LINE_W:0]   lines;
   logic [6:0]        last_lanes;
+  logic [32*LANES-1:0] lane_labels;
 
-  stream_decoder #(.PRECISION(PRECISION), .MAX_DIM(MAX_DIM), .LINE_W(LINE_W)) u_decoder (
+  stream_decoder #(.PRECISION(PRECISION), .MAX_DIM(MAX_DIM), .LINE_W(LINE_W), .LANES(LANES)) u_decoder (
     .clk              (clk),
     .rst_n            (rst_n),
     .s_axis_tdata     (s_axis_tdata),
@@ -84,8 +90,10 @@ module sgd_engine #(
     .cfg_o            (cfg),
     .cfg_ok_o         (cfg_ok),
     .echo_precision_o (echo_precision),
+    .own_precision_o  (own_precision),
     .lines_o          (lines),
-    .last_lanes_o     (last_lanes)
+    .last_lanes_o     (last_lanes),
+    .lane_labels_o    (lane_labels)
   );
 
   // ---- the configuration as the datapath needs it ----
@@ -95,6 +103,8 @@ module sgd_engine #(
   logic [6:0] halvings;
   logic [7:0] interval;
   logic       unused_cfg;
+  logic       lane_mode;        // LANE_LABEL gave K > 0: lane k binarizes against label k
+  logic [LANE_W-1:0] last_lane; // the write-back's last lane
 
   assign least_squares = cfg.step_cost_neg == zipml_pkg::LEAST_SQUARES_MARKER &&
                          cfg.step_cost_pos == zipml_pkg::LEAST_SQUARES_MARKER;
@@ -109,12 +119,15 @@ module sgd_engine #(
   end
   assign interval = (cfg.decay_interval == 8'd0) ? 8'd1 : cfg.decay_interval;
   assign unused_cfg = cfg_ok ^ (^cfg.precision); // the decoder checks both
+  assign lane_mode  = cfg.lanes != 8'd0;
+  // K <= LANES while the configuration is valid (the decoder refuses more)
+  assign last_lane  = lane_mode ? LANE_W'(cfg.lanes - 8'd1) : LANE_W'(LANES - 1);
 
   // ================= control =================
   typedef enum logic [2:0] {
     C_CLEAR,  // zeroing the memories (after reset and MAGIC1)
     C_IDLE,   // taking beats from the decoder
-    C_ECHO,   // sending the nine SEND_CONFIG words
+    C_ECHO,   // sending the nine SEND_CONFIG words, or the three ENGINE_INFO words
     C_DRAIN,  // applying the pending updates after the last row
     C_OUT     // writing the model back
   } ctl_e;
@@ -122,6 +135,7 @@ module sgd_engine #(
   ctl_e              ctl_q;
   logic [LINE_W-1:0] clear_line_q;
   logic [3:0]        echo_index_q;
+  logic              echo_info_q;   // C_ECHO sends the ENGINE_INFO words
   logic [1:0]        drain_row_q;   // virtual rows n and n+1 done so far
   logic              drain_busy_q;
   logic [LINE_W-1:0] drain_line_q;
@@ -188,7 +202,7 @@ module sgd_engine #(
 
   // one line in flight at a time; the last one ends the write-back (out_done)
   assign out_issue = ctl_q == C_OUT && line_ready && !s1_out_q;
-  assign out_last  = out_lane_q == LANE_W'(LANES - 1) &&
+  assign out_last  = out_lane_q == last_lane &&
                      (LINE_W + 1)'(out_line_q) == lines - (LINE_W + 1)'(1);
 
   // ================= c0: the beat enters the pipeline =================
@@ -329,7 +343,7 @@ module sgd_engine #(
       .step_neg_i    (cfg.step_cost_neg),
       .halvings_i    (halvings),
       .binarize_i    (cfg.binarize),
-      .positive_i    (cfg.binarize_label),
+      .positive_i    (lane_mode ? lane_labels[32*k +: 32] : cfg.binarize_label),
       .rd_i          (c0_model || out_issue),
       .rd_line_i     (out_issue ? out_line_q : c0_line),
       .take_g_i      (c0_take_g),
@@ -356,18 +370,31 @@ module sgd_engine #(
   // ================= output writer =================
   logic        word_valid, word_last;
   logic [31:0] word_data;
-  logic [31:0] flags;
+  logic [31:0] flags, info_build;
+  logic        echo_last;
+
+  assign echo_last = echo_index_q == (echo_info_q ? 4'd2 : 4'd8);
 
   assign flags = {cfg.decay_interval, echo_precision, cfg.minus_one_one, cfg.logistic,
                   cfg.double_sampled, cfg.binarize, cfg.step_decay, cfg.minibatch_mask};
+  // ENGINE_INFO word 1: 7..0 LANES, 15..8 K in use, 18..16 the engine's own precision code
+  assign info_build = {13'd0, own_precision, cfg.lanes, 8'(LANES)};
 
   always_comb begin
     word_valid = 1'b0;
     word_last  = 1'b1;
     word_data  = dec_data[31:0];
-    if (ctl_q == C_ECHO) begin
+    if (ctl_q == C_ECHO && echo_info_q) begin
       word_valid = 1'b1;
-      word_last  = echo_index_q == 4'd8;
+      word_last  = echo_last;
+      case (echo_index_q)
+        4'd0:    word_data = zipml_pkg::INFO_SIGNATURE;
+        4'd1:    word_data = info_build;
+        default: word_data = 32'(MAX_DIM);
+      endcase
+    end else if (ctl_q == C_ECHO) begin
+      word_valid = 1'b1;
+      word_last  = echo_last;
       case (echo_index_q)
         4'd0:    word_data = cfg.lambda_shift;
         4'd1:    word_data = flags;
@@ -424,6 +451,7 @@ module sgd_engine #(
       ctl_q            <= C_CLEAR;
       clear_line_q     <= '0;
       echo_index_q     <= '0;
+      echo_info_q      <= 1'b0;
       drain_row_q      <= '0;
       drain_busy_q     <= 1'b0;
       drain_line_q     <= '0;
@@ -465,8 +493,9 @@ module sgd_engine #(
           if (take) begin
             case (dec_kind)
               zipml_pkg::BEAT_CLEAR:  ctl_q <= C_CLEAR;
-              zipml_pkg::BEAT_CONFIG: begin
+              zipml_pkg::BEAT_CONFIG, zipml_pkg::BEAT_INFO: begin
                 echo_index_q <= '0;
+                echo_info_q  <= dec_kind == zipml_pkg::BEAT_INFO;
                 ctl_q        <= C_ECHO;
               end
               zipml_pkg::BEAT_END: begin
@@ -489,7 +518,7 @@ module sgd_engine #(
         C_ECHO: begin
           if (word_ready) begin
             echo_index_q <= echo_index_q + 4'd1;
-            if (echo_index_q == 4'd8) ctl_q <= C_IDLE;
+            if (echo_last) ctl_q <= C_IDLE;
           end
         end
 

@@ -14,7 +14,10 @@
 // THE_END). Outside armed passes (E = 0, or after the E-th THE_END) the first word that is not
 // a command starts a pass, as with the original engines.
 //
-// A beat that needs the engine alone (END, READBACK, CLEAR, CONFIG, ERR_*) stops the input
+// LANE_LABEL (zipml) sets one lane's positive label and K, the lanes in use (docs/STREAM.md);
+// ENGINE_INFO (zipml) asks for the engine's build parameters. Both are commands like MAGIC1..5.
+//
+// A beat that needs the engine alone (END, READBACK, CLEAR, CONFIG, INFO, ERR_*) stops the input
 // until the engine has taken it and has dropped busy_i again, so the configuration never
 // changes under a pass, a drain or an echo.
 module stream_decoder #(
@@ -23,7 +26,9 @@ module stream_decoder #(
   // largest d accepted (features including the bias), <= 32768
   parameter int MAX_DIM = 4096,
   // bits of a line (feature word) index: $clog2(ceil(MAX_DIM / V)), at least 1
-  parameter int LINE_W = 11
+  parameter int LINE_W = 11,
+  // model lanes of the engine (1..255): LANE_LABEL words for lanes 0..LANES-1 are kept
+  parameter int LANES = 1
 ) (
   input  logic                clk,
   input  logic                rst_n,
@@ -46,8 +51,10 @@ module stream_decoder #(
   output zipml_pkg::cfg_t     cfg_o,
   output logic                cfg_ok_o,      // the configuration is valid for this engine
   output logic [2:0]          echo_precision_o, // precision field of the SEND_CONFIG echo
+  output logic [2:0]          own_precision_o,  // the precision code this engine was built for
   output logic [LINE_W:0]     lines_o,       // feature words per copy, ceil(d / V)
-  output logic [6:0]          last_lanes_o   // values in use in the last feature word, 1..V
+  output logic [6:0]          last_lanes_o,  // values in use in the last feature word, 1..V
+  output logic [32*LANES-1:0] lane_labels_o  // LANE_LABEL: lane k's positive label in 32k+31..32k
 );
 
   localparam int V = (PRECISION == 32) ? 2 : 64 / PRECISION;
@@ -75,6 +82,7 @@ module stream_decoder #(
   logic                copy_q, copy_d, label_q, label_d;
   logic [31:0]         row_q, row_d;
   logic [31:0]         passes_q, passes_d;  // armed passes left
+  logic                lane_we;             // a LANE_LABEL payload is taken
 
   logic                out_valid_q, out_copy_q, out_first_q, out_last_q;
   logic [3:0]          out_kind_q;
@@ -103,7 +111,8 @@ module stream_decoder #(
     prec_bad  = cfg_q.precision != zipml_pkg::PREC_UNSTATED && cfg_q.precision != OWN_CODE;
     other_bad = cfg_q.dim == 32'd0 || cfg_q.dim > 32'(MAX_DIM) ||
                 (PRECISION == 1 && cfg_q.minus_one_one) ||
-                (PRECISION == 32 && cfg_q.double_sampled) || !steps_ok;
+                (PRECISION == 32 && cfg_q.double_sampled) || !steps_ok ||
+                32'(cfg_q.lanes) > 32'(LANES);
     cfg_ok    = !prec_bad && !other_bad;
     dim_plus  = {1'b0, cfg_q.dim[15:0]} + 17'(V - 1);
     last_off  = cfg_q.dim[LOG2V-1:0] - 1'b1;
@@ -111,6 +120,7 @@ module stream_decoder #(
 
   assign cfg_o            = cfg_q;
   assign cfg_ok_o         = cfg_ok;
+  assign own_precision_o  = OWN_CODE;
   assign echo_precision_o = prec_bad ? OWN_CODE : other_bad ? zipml_pkg::PREC_REFUSED : cfg_q.precision;
   // only meaningful while cfg_ok (d <= MAX_DIM <= 32768)
   assign lines_o          = (LINE_W + 1)'(dim_plus >> LOG2V);
@@ -138,6 +148,7 @@ module stream_decoder #(
     label_d = label_q;
     row_d   = row_q;
     passes_d = passes_q;
+    lane_we  = 1'b0;
     emit    = 1'b0;
     e_kind  = zipml_pkg::BEAT_FEATURE;
     e_first = 1'b0;
@@ -163,6 +174,12 @@ module stream_decoder #(
           end else if (word == zipml_pkg::MAGIC5) begin
             which_d = 3'd5;
             state_d = ST_PAYLOAD;
+          end else if (word == zipml_pkg::LANE_LABEL) begin
+            which_d = 3'd6;
+            state_d = ST_PAYLOAD;
+          end else if (word == zipml_pkg::ENGINE_INFO) begin
+            emit   = 1'b1;
+            e_kind = zipml_pkg::BEAT_INFO;
           end else if (word == zipml_pkg::SEND_CONFIG) begin
             emit   = 1'b1;
             e_kind = zipml_pkg::BEAT_CONFIG;
@@ -211,6 +228,11 @@ module stream_decoder #(
             3'd4: begin
               cfg_d.samples = word[31:0];
               cfg_d.epochs  = word[63:32];
+            end
+            3'd6: begin
+              // the label itself goes to lane word[39:32] (below)
+              cfg_d.lanes = word[47:40];
+              lane_we     = 1'b1;
             end
             default: begin
               cfg_d.step          = word[31:0];
@@ -324,6 +346,15 @@ module stream_decoder #(
       if (out_valid_q && out_ready_i) out_valid_q <= 1'b0;
       if (emit) out_valid_q <= 1'b1;
     end
+  end
+
+  // ---- lane labels: kept until the next LANE_LABEL for the same lane (datapath, not reset) ----
+  for (genvar k = 0; k < LANES; k++) begin : g_lane_label
+    logic [31:0] lane_label_q;
+    always_ff @(posedge clk) begin
+      if (lane_we && 32'(word[39:32]) == 32'(k)) lane_label_q <= word[31:0];
+    end
+    assign lane_labels_o[32*k +: 32] = lane_label_q;
   end
 
   always_ff @(posedge clk) begin

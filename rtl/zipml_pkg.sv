@@ -17,6 +17,12 @@ package zipml_pkg;
   localparam logic [63:0] THE_END     = 64'habcd_abcd_abcd_abcd; // end of a pass
   localparam logic [63:0] LOOPBACK    = 64'habab_abab_abab_abab; // echo low halves from now on
   localparam logic [63:0] UNLOOPBACK  = 64'hbaba_baba_baba_baba; // leave loopback mode
+  // zipml's commands (the original engines have none of these)
+  localparam logic [63:0] LANE_LABEL  = 64'h6c4e_3d2a_9b17_f583; // one lane's positive label, K
+  localparam logic [63:0] ENGINE_INFO = 64'habcb_abcb_abcb_abcb; // answer the engine's build
+
+  // first word of the ENGINE_INFO answer ("ZIP" and the answer's version, 1)
+  localparam logic [31:0] INFO_SIGNATURE = 32'h5a49_5031;
 
   // float32 -1.0 in both step x cost fields selects least squares
   localparam logic [31:0] LEAST_SQUARES_MARKER = 32'hbf80_0000;
@@ -51,6 +57,7 @@ package zipml_pkg;
   localparam logic [3:0] BEAT_LOOP         = 4'd6; // a word to echo in loopback mode
   localparam logic [3:0] BEAT_ERR_CONFIG   = 4'd7; // THE_END while not (validly) configured
   localparam logic [3:0] BEAT_ERR_FRAMING  = 4'd8; // the word after the last row is not THE_END
+  localparam logic [3:0] BEAT_INFO         = 4'd9; // ENGINE_INFO
 
   // ---- the configuration the five MAGIC payloads carry ----
   typedef struct packed {
@@ -70,6 +77,8 @@ package zipml_pkg;
     logic [31:0] step;           // MAGIC5 31..0
     logic        minus_one_one;  // MAGIC5 32
     logic [2:0]  precision;      // MAGIC5 35..33 (zipml)
+    logic [7:0]  lanes;          // LANE_LABEL 47..40 (zipml): K lanes in use; 0 = every lane
+                                 // binarizes against binarize_label (the original's meaning)
   } cfg_t;
 
 endpackage

@@ -11,6 +11,7 @@
 #include "Vnetlist_q2.h"
 #include "Vnetlist_q4.h"
 #include "Vnetlist_q8.h"
+#include "Vnetlist_q8_lanes.h"
 
 using namespace zipml;
 using namespace cosim;
@@ -73,3 +74,40 @@ TEST_CASE("Yosys netlist, 8-bit") { netlist_jobs<Vnetlist_q8, Quantized<8>>("q8"
 TEST_CASE("Yosys netlist, 4-bit") { netlist_jobs<Vnetlist_q4, Quantized<4>>("q4"); }
 TEST_CASE("Yosys netlist, 2-bit") { netlist_jobs<Vnetlist_q2, Quantized<2>>("q2"); }
 TEST_CASE("Yosys netlist, 1-bit") { netlist_jobs<Vnetlist_q1, Quantized<1>>("q1"); }
+
+TEST_CASE("Yosys netlist, 8-bit, three lanes (MAX_DIM 256): lane labels and the multi-lane write-back") {
+  verilator::SimEngineOf<Vnetlist_q8_lanes, 8, 3> engine({}, verilator::StreamStalls{0.1, 0.2, 4});
+  verilator::SimEngine& e = engine;
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    const auto ds = synthetic(16, 20 + seed * 17, data::Range::ZeroOne, 3, seed);
+    const auto s = pack_for<Quantized<8>>(ds, data::Range::ZeroOne, seed % 2 == 0, seed);
+    auto c = config_for(s, 0x1p-5f, 2);
+    c.step_cost_neg = 0x1.8p-5f;
+    c.step_cost_pos = 0x1p-5f;
+    c.logistic = seed == 3;
+    // K = 3, and K = 2 (the third lane idle and not written back)
+    const std::vector<float> labels = seed == 4 ? std::vector<float>{2.0f, 0.0f} : std::vector<float>{0.0f, 1.0f, 2.0f};
+    e.reset();
+    const auto words = stream::config_words(c, labels, 3);
+    const auto ex = e.exchange(words, 1, kBudget);
+    CHECK(data_of(ex.beats) == to_vec(stream::config_echo(stream::lanes_config(c, labels))));
+    std::vector<std::vector<std::vector<std::int32_t>>> ref;
+    for (float l : labels) {
+      auto lc = c;
+      lc.binarize = true;
+      lc.binarize_label = l;
+      ref.push_back(c.logistic ? cpu_epochs<Logistic>(lc, s, 2) : cpu_epochs<L2Svm>(lc, s, 2));
+    }
+    std::vector<std::uint64_t> data(s.words.begin(), s.words.end());
+    data.push_back(stream::command::kTheEnd);
+    const std::size_t padded = s.layout.padded_dim();
+    for (std::size_t ep = 0; ep < 2; ++ep) {
+      const auto out = e.exchange(data, 1, kBudget + 64 * data.size());
+      REQUIRE(out.beats.size() == labels.size() * padded);
+      for (std::size_t l = 0; l < labels.size(); ++l)
+        for (std::size_t j = 0; j < s.layout.dim; ++j)
+          if (static_cast<std::int32_t>(out.beats[l * padded + j].data) != ref[l][ep][j])
+            FAIL("lanes netlist, job " << seed << ": epoch " << ep + 1 << " lane " << l << " feature " << j);
+    }
+  }
+}

@@ -11,7 +11,10 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace zipml::stream {
 
@@ -28,12 +31,16 @@ inline constexpr Word kSendConfig = 0xabcaabcaabcaabcaULL; //!< echo the nine co
 inline constexpr Word kTheEnd = 0xabcdabcdabcdabcdULL;     //!< end of a pass: write the model
 inline constexpr Word kLoopback = 0xababababababababULL;   //!< echo low halves from now on
 inline constexpr Word kUnloopback = 0xbabababababababaULL; //!< leave loopback mode
+// zipml's own commands (the original engines know neither: send them only to a zipml engine)
+inline constexpr Word kLaneLabel = 0x6c4e3d2a9b17f583ULL;  //!< payload: one lane's positive label, K
+inline constexpr Word kEngineInfo = 0xabcbabcbabcbabcbULL; //!< the engine answers its build (3 words)
 } // namespace command
 
 [[nodiscard]] constexpr bool is_command(Word w) noexcept {
   using namespace command;
   return w == kMagic1 || w == kMagic2 || w == kMagic3 || w == kMagic4 || w == kMagic5 ||
-         w == kSendConfig || w == kTheEnd || w == kLoopback || w == kUnloopback;
+         w == kSendConfig || w == kTheEnd || w == kLoopback || w == kUnloopback || w == kLaneLabel ||
+         w == kEngineInfo;
 }
 
 //! The float32 pattern -1.0f in both step x cost fields selects least squares (as the original).
@@ -189,6 +196,103 @@ constexpr void apply_payload(Config& c, Word magic, Word p) noexcept {
           c.samples,
           c.epochs,
           std::bit_cast<std::uint32_t>(c.step)};
+}
+
+// ---- K model lanes on one engine (zipml; docs/STREAM.md "Model lanes") ----
+//
+// An engine built with LANES model lanes trains K <= LANES models in one pass: after
+// LANE_LABEL words with K > 0, lane k uses its own positive label where the original uses the
+// MAGIC3 label (binarizing when MAGIC1 bit 49 says so: one-vs-rest), and THE_END answers lanes
+// 0..K-1's models in one packet. Without LANE_LABEL (K = 0, the state after reset) every lane
+// uses the MAGIC3 label and all LANES models are answered, as with the original's one lane.
+
+//! The largest K a LANE_LABEL word can carry (8-bit fields).
+inline constexpr std::size_t kMaxLanes = 255;
+
+//! One LANE_LABEL payload: bits 31..0 the float32 positive label of lane `lane`, 39..32 the
+//! lane, 47..40 K, the lanes in use (the same in every LANE_LABEL word of a configuration;
+//! 0 leaves lane mode), 63..48 zero.
+struct LaneLabel {
+  std::uint8_t lane = 0;
+  std::uint8_t lanes = 0;
+  float label = 0.0f;
+  friend bool operator==(const LaneLabel&, const LaneLabel&) = default;
+};
+
+[[nodiscard]] constexpr Word lane_payload(const LaneLabel& l) noexcept {
+  return static_cast<Word>(std::bit_cast<std::uint32_t>(l.label)) | (static_cast<Word>(l.lane) << 32) |
+         (static_cast<Word>(l.lanes) << 40);
+}
+
+[[nodiscard]] constexpr LaneLabel decode_lane_payload(Word p) noexcept {
+  return {static_cast<std::uint8_t>(p >> 32), static_cast<std::uint8_t>(p >> 40),
+          std::bit_cast<float>(static_cast<std::uint32_t>(p))};
+}
+
+//! The configuration an engine gets for these lane labels: with labels, binarize against the
+//! first (what a single-lane engine trains, and what the echo shows); without, `c` itself.
+[[nodiscard]] constexpr Config lanes_config(Config c, std::span<const float> labels) noexcept {
+  if (!labels.empty()) {
+    c.binarize = true;
+    c.binarize_label = labels[0];
+  }
+  return c;
+}
+
+//! The configuration block for an engine with `engine_lanes` model lanes training one model
+//! per label (none: one model, regression or the configuration's own binarize label). With
+//! engine_lanes == 1 (the original's engines) it is config_words(lanes_config(c, labels)) and
+//! takes at most one label; with more it adds one LANE_LABEL word per label (K = labels, at
+//! least 1, so that the engine answers exactly K models) before SEND_CONFIG. The echo to
+//! expect is config_echo(lanes_config(c, labels)). The caller checks labels.size() <=
+//! engine_lanes first (lane_limit_error).
+[[nodiscard]] inline std::vector<Word> config_words(const Config& c, std::span<const float> labels,
+                                                    std::size_t engine_lanes) {
+  const auto block = config_words(lanes_config(c, labels));
+  std::vector<Word> w(block.begin(), block.end() - 1);
+  if (engine_lanes > 1) {
+    const std::size_t k = labels.empty() ? 1 : labels.size();
+    for (std::size_t l = 0; l < k; ++l) {
+      w.push_back(command::kLaneLabel);
+      const float label = labels.empty() ? c.binarize_label : labels[l];
+      w.push_back(lane_payload({static_cast<std::uint8_t>(l), static_cast<std::uint8_t>(k), label}));
+    }
+  }
+  w.push_back(command::kSendConfig);
+  return w;
+}
+
+//! Why K lanes cannot run on an engine with `engine_lanes` lanes; empty when they can.
+[[nodiscard]] inline std::string lane_limit_error(std::size_t k, std::size_t engine_lanes) {
+  if (k <= engine_lanes && k <= kMaxLanes) return {};
+  return std::to_string(k) + " model lanes (classes) requested, but the engine has " + std::to_string(engine_lanes) +
+         (engine_lanes == 1 ? " lane" : " lanes") + ": split the classes across passes or engines";
+}
+
+//! First word of the ENGINE_INFO answer ("ZIP", answer version 1).
+inline constexpr std::uint32_t kInfoSignature = 0x5a495031u;
+
+//! The three words an engine answers to ENGINE_INFO (tlast on the third): the signature;
+//! 7..0 LANES, 15..8 K in use (0 = no LANE_LABEL), 18..16 the precision code it was built for;
+//! MAX_DIM.
+struct EngineInfo {
+  unsigned lanes = 1;
+  unsigned lanes_in_use = 0;
+  PrecisionCode precision = PrecisionCode::Unstated;
+  std::uint32_t max_dim = 0;
+  friend bool operator==(const EngineInfo&, const EngineInfo&) = default;
+};
+
+[[nodiscard]] constexpr std::array<std::uint32_t, 3> info_words(const EngineInfo& e) noexcept {
+  return {kInfoSignature,
+          (e.lanes & 0xffu) | ((e.lanes_in_use & 0xffu) << 8) | ((static_cast<std::uint32_t>(e.precision) & 7u) << 16),
+          e.max_dim};
+}
+
+//! The answer decoded; nullopt unless it is three words starting with the signature.
+[[nodiscard]] constexpr std::optional<EngineInfo> decode_engine_info(std::span<const std::uint32_t> w) noexcept {
+  if (w.size() != 3 || w[0] != kInfoSignature) return std::nullopt;
+  return EngineInfo{w[1] & 0xffu, (w[1] >> 8) & 0xffu, static_cast<PrecisionCode>((w[1] >> 16) & 7u), w[2]};
 }
 
 //! Shape of the rows in a packed stream.
