@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "zipml/backend.hpp"
+#include "zipml/backend/engine_protocol.hpp"
 #include "zipml/concepts.hpp"
 #include "zipml/error.hpp"
 #include "zipml/stream/format.hpp"
@@ -68,33 +69,12 @@ inline constexpr std::size_t kLanes = ZIPML_VERILATOR_LANES;
   return (bits == 32 || bits == 8 || bits == 4) ? kLanes : 1;
 }
 
-//! One-word answers of the engine (rtl/zipml_pkg.sv); a model answer is never shorter than 2.
-inline constexpr std::uint32_t kErrorNotConfigured = 0xEEEE0001u;
-inline constexpr std::uint32_t kErrorFraming = 0xEEEE0002u;
-//! The echo's precision field when the engine refuses a configuration for a reason other
-//! than the precision (a wrong precision echoes the engine's own code instead).
-inline constexpr std::uint32_t kPrecisionRefused = 7;
-
-[[nodiscard]] inline std::string describe_answer(std::uint32_t word) {
-  if (word == kErrorNotConfigured)
-    return "THE_END without a valid configuration (error word 0xEEEE0001)";
-  if (word == kErrorFraming) return "the word after the last row was not THE_END (framing error 0xEEEE0002)";
-  std::ostringstream os;
-  os << "an unexpected one-word answer 0x" << std::hex << word;
-  return os.str();
-}
-
-[[nodiscard]] inline std::string precision_name(unsigned code) {
-  switch (code) {
-    case 0: return "unstated";
-    case 1: return "float32";
-    case 2: return "1-bit";
-    case 3: return "2-bit";
-    case 4: return "4-bit";
-    case 5: return "8-bit";
-    default: return "code " + std::to_string(code);
-  }
-}
+// The engine's answers and their descriptions, shared with every host (engine_protocol.hpp).
+using protocol::describe_answer;
+using protocol::kErrorFraming;
+using protocol::kErrorNotConfigured;
+using protocol::kPrecisionRefused;
+using protocol::precision_name;
 
 //! A simulated engine of one precision, type-erased (one Verilated class per precision).
 class SimEngine {
@@ -167,40 +147,12 @@ class SimEngineOf final : public SimEngine {
   return *info;
 }
 
-//! Why an echo differs from what was sent, in words.
-[[nodiscard]] inline std::string echo_mismatch(const stream::Config& sent, const std::array<std::uint32_t, 9>& expected,
-                                               const std::vector<OutBeat>& got, unsigned engine_bits) {
-  static constexpr std::array<std::string_view, 9> names = {
-      "lambda shift", "flags", "step x cost-", "step x cost+", "binarize label", "dimension", "samples", "epochs", "step"};
-  std::ostringstream os;
-  if (got.size() != 9) {
-    os << "the engine answered SEND_CONFIG with " << got.size() << " words instead of 9";
-    if (got.size() == 1) os << " (" << describe_answer(got[0].data) << ")";
-    return os.str();
-  }
-  if (!got[8].last) return "the echo's ninth word has no tlast";
-  const unsigned code = (got[1].data >> 21) & 7u;
-  const unsigned sent_code = static_cast<unsigned>(sent.precision);
-  if (code != sent_code) {
-    if (code == kPrecisionRefused) {
-      os << "the " << precision_name(static_cast<unsigned>(stream::precision_code(engine_bits))) << " engine refused the configuration (precision field 7): it needs 1 <= d <= MAX_DIM ("
-         << kMaxDim << "), step factors 0 or in [2^-39, 2^8), no [-1, 1] range with 1-bit samples and "
-                       "no double sampling with float32 samples; d = "
-         << sent.dim;
-      return os.str();
-    }
-    os << "the engine is built for " << precision_name(code) << " samples and refused a "
-       << precision_name(sent_code) << " stream";
-    return os.str();
-  }
-  for (std::size_t i = 0; i < 9; ++i) {
-    if (got[i].data != expected[i]) {
-      os << "echo word " << i << " (" << names[i] << ") is 0x" << std::hex << got[i].data << ", expected 0x"
-         << expected[i];
-      return os.str();
-    }
-  }
-  return {};
+//! Why an echo differs from what was sent, in words (empty: it does not).
+[[nodiscard]] inline std::string echo_mismatch(const stream::Config& sent, const std::vector<OutBeat>& got,
+                                               unsigned engine_bits) {
+  std::vector<std::uint32_t> words;
+  for (const auto& b : got) words.push_back(b.data);
+  return protocol::echo_mismatch(sent, words, !got.empty() && got.back().last, engine_bits, kMaxDim);
 }
 
 } // namespace verilator
@@ -285,22 +237,7 @@ class Verilator {
   };
 
   static void check_job(const TrainJob& job, const ModelState& state) {
-    if (job.data == nullptr) throw Error("verilator backend: no packed data in the job");
-    if (job.arithmetic != Arithmetic::Engine)
-      throw Error("verilator backend runs only the engine arithmetic (the RTL computes it): use Arithmetic::Engine");
-    const auto& layout = job.data->layout;
-    const auto& c = job.config;
-    if (layout.dim > verilator::kMaxDim)
-      throw Error("verilator backend: dimension " + std::to_string(layout.dim) +
-                  " (with bias) exceeds the engine's MAX_DIM of " + std::to_string(verilator::kMaxDim));
-    if (layout.dim == 0) throw Error("verilator backend: dimension 0");
-    if (c.dim != layout.dim || c.samples != job.data->rows || c.double_sampled != layout.double_sampled ||
-        c.minus_one_one != layout.minus_one_one)
-      throw Error("verilator backend: the configuration (d, samples, range, double sampling) does not match the packed data");
-    if (job.data->words.size() != job.data->rows * layout.row_words())
-      throw Error("verilator backend: the packed data is not rows x row words long");
-    if (state.lanes != job.lanes() || state.dim != layout.dim || state.arithmetic != Arithmetic::Engine)
-      throw Error("verilator backend: model state does not match the job (lanes, dimension or arithmetic)");
+    protocol::check_job(job, state, verilator::kMaxDim, "verilator backend");
   }
 
   [[nodiscard]] bool same_job(const TrainJob& job) const {
@@ -350,7 +287,7 @@ class Verilator {
       const auto words = stream::config_words(job.config, labels, e.lanes());
       const auto ex = e.exchange(words, 1, 200000);
       if (ex.timed_out) throw Error(where + "no answer to SEND_CONFIG within 200000 cycles");
-      const auto why = verilator::echo_mismatch(c, stream::config_echo(c), ex.beats, bits);
+      const auto why = verilator::echo_mismatch(c, ex.beats, bits);
       if (!why.empty()) throw Error(where + why);
     });
     configured_ = job.config;
