@@ -6,11 +6,36 @@
 #ifndef ZIPML_ARITHMETIC_FLOAT_HPP
 #define ZIPML_ARITHMETIC_FLOAT_HPP
 
+#include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
 namespace zipml::arith {
+
+// xsimd 8 has no AVX-512 fused multiply-add: there its fma/fnma are a * b + c, fused only where
+// the compiler happens to contract it (at -O3, not in the sanitizer build). These round once
+// on every target with FMA hardware, so a build's flags never change a trained model.
+template <class B>
+[[nodiscard]] inline B fused_madd(const B& a, const B& b, const B& c) noexcept { // a b + c
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_base_of_v<xsimd::avx512f, typename B::arch_type>)
+    return B(_mm512_fmadd_ps(a, b, c));
+  else
+#endif
+    return xsimd::fma(a, b, c);
+}
+
+template <class B>
+[[nodiscard]] inline B fused_nmadd(const B& a, const B& b, const B& c) noexcept { // c - a b
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_base_of_v<xsimd::avx512f, typename B::arch_type>)
+    return B(_mm512_fnmadd_ps(a, b, c));
+  else
+#endif
+    return xsimd::fnma(a, b, c);
+}
 
 //! sum a[j] x[j], float32, in SIMD batches (two accumulators hide the FMA latency).
 [[nodiscard]] inline float dot(const float* a, const float* x, std::size_t n) noexcept {
@@ -19,12 +44,12 @@ namespace zipml::arith {
   batch acc0(0.0f), acc1(0.0f);
   std::size_t j = 0;
   for (; j + 2 * w <= n; j += 2 * w) {
-    acc0 = xsimd::fma(batch::load_unaligned(a + j), batch::load_unaligned(x + j), acc0);
-    acc1 = xsimd::fma(batch::load_unaligned(a + j + w), batch::load_unaligned(x + j + w), acc1);
+    acc0 = fused_madd(batch::load_unaligned(a + j), batch::load_unaligned(x + j), acc0);
+    acc1 = fused_madd(batch::load_unaligned(a + j + w), batch::load_unaligned(x + j + w), acc1);
   }
-  for (; j + w <= n; j += w) acc0 = xsimd::fma(batch::load_unaligned(a + j), batch::load_unaligned(x + j), acc0);
+  for (; j + w <= n; j += w) acc0 = fused_madd(batch::load_unaligned(a + j), batch::load_unaligned(x + j), acc0);
   float s = xsimd::hadd(acc0 + acc1);
-  for (; j < n; ++j) s += a[j] * x[j];
+  for (; j < n; ++j) s = std::fma(a[j], x[j], s);
   return s;
 }
 
@@ -36,9 +61,9 @@ inline void update(float* x, const float* a, float g, float keep, std::size_t n)
   std::size_t j = 0;
   for (; j + w <= n; j += w) {
     const batch xv = batch::load_unaligned(x + j);
-    xsimd::fnma(vg, batch::load_unaligned(a + j), xv * vk).store_unaligned(x + j);
+    fused_nmadd(vg, batch::load_unaligned(a + j), xv * vk).store_unaligned(x + j);
   }
-  for (; j < n; ++j) x[j] = keep * x[j] - g * a[j];
+  for (; j < n; ++j) x[j] = std::fma(-g, a[j], keep * x[j]);
 }
 
 } // namespace zipml::arith

@@ -28,6 +28,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "zipml/arithmetic/engine.hpp"
+#include "zipml/arithmetic/float.hpp"
 #include "zipml/stream/format.hpp"
 
 #if XSIMD_WITH_AVX512F
@@ -269,10 +270,10 @@ inline void float_sweep(float* const* x, const float* g, float keep, const float
     const fb vu = U != Update::None ? fb::load_aligned(u + j) : fb(0.0f);
     for (std::size_t l = 0; l < NB; ++l) {
       fb xv = fb::load_aligned(xl[l] + j);
-      if constexpr (U == Update::Step) xv = xsimd::fnma(vg[l], vu, xv);
-      if constexpr (U == Update::StepDecay) xv = xsimd::fnma(vg[l], vu, xv * vk);
+      if constexpr (U == Update::Step) xv = arith::fused_nmadd(vg[l], vu, xv);
+      if constexpr (U == Update::StepDecay) xv = arith::fused_nmadd(vg[l], vu, xv * vk);
       if constexpr (U != Update::None) xv.store_aligned(xl[l] + j);
-      if constexpr (Dot) acc[l] = xsimd::fma(xv, va, acc[l]);
+      if constexpr (Dot) acc[l] = arith::fused_madd(xv, va, acc[l]);
     }
   }
   if constexpr (Dot)
