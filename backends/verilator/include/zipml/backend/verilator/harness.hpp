@@ -18,6 +18,11 @@
 
 namespace zipml::verilator {
 
+//! Makes `context` the calling thread's Verilator context (Verilated::threadContextp), which
+//! $error, $finish and a model's destructor report to. Defined in
+//! backends/verilator/src/thread_context.cpp, part of the Verilator runtime library.
+void bind_thread_context(VerilatedContext* context) noexcept;
+
 //! Owns one Verilated model `Model` (with ports `clk` and `rst_n`): clock, reset, trace.
 template <class Model>
 class Harness {
@@ -50,7 +55,7 @@ class Harness {
     // Verilator 5.006 unregisters a model's scopes from the *thread's* current context
     // (Verilated::threadContextp()); with several models in one thread that must be ours,
     // or the destructor waits forever on another (possibly freed) context's mutex.
-    Verilated::threadContextp(context_.get());
+    bind_thread_context(context_.get());
     model_->final();
     if (trace_) trace_->close();
     trace_.reset();
@@ -62,7 +67,7 @@ class Harness {
 
   //! Re-evaluates the logic after the caller changed inputs (clock low).
   void settle() {
-    Verilated::threadContextp(context_.get()); // $error & co. report to the thread's context
+    bind_thread_context(context_.get()); // $error & co. report to the thread's context
     model_->eval();
     if (trace_) trace_->dump(context_->time());
   }
@@ -70,7 +75,7 @@ class Harness {
   //! One clock cycle: rising edge (registers take their next values), then clock low again.
   //! Call settle() after changing inputs and before reading outputs that depend on them.
   void tick() {
-    Verilated::threadContextp(context_.get());
+    bind_thread_context(context_.get());
     context_->timeInc(1);
     model_->clk = 1;
     model_->eval();
