@@ -14,9 +14,17 @@
 
 namespace zipml::arith {
 
-// xsimd 8 has no AVX-512 fused multiply-add: there its fma/fnma are a * b + c, fused only where
-// the compiler happens to contract it (at -O3, not in the sanitizer build). These round once
-// on every target with FMA hardware, so a build's flags never change a trained model.
+// xsimd 8 has no AVX-512 fused multiply-add, and none for fnma on NEON: there its fma/fnma are
+// a * b + c, fused only where the compiler happens to contract it (at -O3, not in the
+// sanitizer build). These round once wherever the target has fused multiply-add
+// (kFusedMultiplyAdd), so a build's flags never change a trained model.
+inline constexpr bool kFusedMultiplyAdd =
+    XSIMD_WITH_AVX512F || XSIMD_WITH_FMA3_AVX2 || XSIMD_WITH_FMA3_AVX || XSIMD_WITH_FMA3_SSE || XSIMD_WITH_FMA4
+#if defined(__ARM_FEATURE_FMA)
+    || XSIMD_WITH_NEON || XSIMD_WITH_NEON64
+#endif
+    ;
+
 template <class B>
 [[nodiscard]] inline B fused_madd(const B& a, const B& b, const B& c) noexcept { // a b + c
 #if XSIMD_WITH_AVX512F
@@ -29,12 +37,7 @@ template <class B>
 
 template <class B>
 [[nodiscard]] inline B fused_nmadd(const B& a, const B& b, const B& c) noexcept { // c - a b
-#if XSIMD_WITH_AVX512F
-  if constexpr (std::is_base_of_v<xsimd::avx512f, typename B::arch_type>)
-    return B(_mm512_fnmadd_ps(a, b, c));
-  else
-#endif
-    return xsimd::fnma(a, b, c);
+  return fused_madd(-a, b, c); // negation is exact: the same single rounding as c - a b
 }
 
 //! sum a[j] x[j], float32, in SIMD batches (two accumulators hide the FMA latency).
