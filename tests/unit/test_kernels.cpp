@@ -151,9 +151,10 @@ TEST_CASE("float_features equals engine::float_feature, NaN and infinities inclu
 
 namespace {
 
-template <std::size_t NB, cpu::Update U, bool D>
+template <std::size_t NB, cpu::Update U, bool D, std::size_t NU = (U == cpu::Update::None ? 0 : NB)>
 void check_float_sweep(SplitMix64& rng, std::size_t n) {
   CAPTURE(NB);
+  CAPTURE(NU);
   CAPTURE(static_cast<int>(U));
   CAPTURE(D);
   cpu::aligned_vector<float> x(NB * n), a(n), u(n);
@@ -168,18 +169,20 @@ void check_float_sweep(SplitMix64& rng, std::size_t n) {
   }
   const float keep = U == cpu::Update::StepDecay ? 1.0f - 0x1p-6f : 1.0f;
   const auto before = x;
-  cpu::float_sweep<NB, U, D>(xp.data(), g.data(), keep, u.data(), a.data(), n, dot.data());
+  cpu::float_sweep<NB, U, D, NU>(xp.data(), g.data(), keep, u.data(), a.data(), n, dot.data());
   for (std::size_t l = 0; l < NB; ++l) {
     double s = 0.0;
+    const bool updated = l < NU; // lanes past NU are only read
     for (std::size_t j = 0; j < n; ++j) {
       float want = before[l * n + j];
-      if (U == cpu::Update::Step) want = std::fma(-g[l], u[j], want);
-      if (U == cpu::Update::StepDecay) want = std::fma(-g[l], u[j], want * keep);
+      if (updated && U == cpu::Update::Step) want = std::fma(-g[l], u[j], want);
+      if (updated && U == cpu::Update::StepDecay) want = std::fma(-g[l], u[j], want * keep);
       // Step: the same fused multiply-add, bit for bit, where the target has one
       // (zipml::arith::kFusedMultiplyAdd); with decay the compiler may contract keep * x
       // differently in the reference, and without FMA the kernel rounds twice: an ulp of the terms.
       const float terms = std::abs(before[l * n + j] * keep) + std::abs(g[l] * u[j]);
-      const bool exact = U == cpu::Update::None || (U == cpu::Update::Step && zipml::arith::kFusedMultiplyAdd);
+      const bool exact =
+          !updated || U == cpu::Update::None || (U == cpu::Update::Step && zipml::arith::kFusedMultiplyAdd);
       const float tol = exact ? 0.0f : 2.0f * terms * std::numeric_limits<float>::epsilon();
       if (!(std::abs(x[l * n + j] - want) <= tol)) {
         FAIL_CHECK("lane ", l, " word ", j, ": ", x[l * n + j], " want ", want);
@@ -196,6 +199,12 @@ void float_sweeps(SplitMix64& rng, std::size_t n, std::index_sequence<I...>) {
   (check_float_sweep<I + 1, U, D>(rng, n), ...);
 }
 
+//! The sweeps that update only the first NU of NB lanes (the others are read-only), NU = 1..NB.
+template <std::size_t NB, std::size_t... I>
+void partial_sweeps(SplitMix64& rng, std::size_t n, std::index_sequence<I...>) {
+  (check_float_sweep<NB, cpu::Update::Step, true, I + 1>(rng, n), ...);
+}
+
 } // namespace
 
 TEST_CASE("float sweeps: every block size and mode against the scalar update and dot") {
@@ -208,6 +217,9 @@ TEST_CASE("float sweeps: every block size and mode against the scalar update and
     float_sweeps<cpu::Update::Step, false>(rng, n, sizes);
     float_sweeps<cpu::Update::StepDecay, true>(rng, n, sizes);
     float_sweeps<cpu::Update::StepDecay, false>(rng, n, sizes);
+    partial_sweeps<cpu::kMaxFloatBlock>(rng, n, std::make_index_sequence<cpu::kMaxFloatBlock>{});
+    partial_sweeps<5>(rng, n, std::make_index_sequence<5>{});
+    partial_sweeps<1>(rng, n, std::make_index_sequence<1>{});
   }
 }
 

@@ -170,12 +170,27 @@ class Cpu {
       if (layout.double_sampled) cpu::unpack_values(s.features(i, 1).data(), layout, order, upd_copy[slot]);
     };
     Lanes<float, float> ln(model_words.data(), lanes, p);
+    const cpu::RowPrefetcher prefetch(s.words.data(), s.rows, layout.row_words());
     // Sweep-order lanes [from, to): update with gs and the update copy in slot `cur` (unless
     // U is None), then the dot products with the next sample's copy (if D).
     auto sweep = [&]<cpu::Update U, bool D>(std::size_t from, std::size_t to, int cur) {
       cpu::for_blocks<cpu::kMaxFloatBlock>(from, to, [&](std::size_t lo, auto nb) {
         cpu::float_sweep<decltype(nb)::value, U, D>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
                                                     dot_copy[1 - cur], p, ln.dots.data() + lo);
+      });
+    };
+    // Without decay: the first n lanes change, and one sweep per block updates those among
+    // its lanes and computes every lane's dot product.
+    auto step_and_dot = [&](std::size_t n, int cur) {
+      cpu::for_blocks<cpu::kMaxFloatBlock>(0, lanes, [&](std::size_t lo, auto nb) {
+        constexpr std::size_t NB = decltype(nb)::value;
+        const std::size_t nu = std::min(NB, n > lo ? n - lo : 0);
+        cpu::with_count<NB>(nu, [&](auto nu_c) {
+          constexpr std::size_t NU = decltype(nu_c)::value;
+          constexpr cpu::Update U = NU == 0 ? cpu::Update::None : cpu::Update::Step;
+          cpu::float_sweep<NB, U, true, NU>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
+                                            dot_copy[1 - cur], p, ln.dots.data() + lo);
+        });
       });
     };
     // Sample 0's dot products (its copy goes to slot 1, read as "next" from slot 0).
@@ -193,13 +208,13 @@ class Cpu {
       const std::size_t n = ln.arrange([&](std::size_t l) { return keep != 1.0f || ln.g[l] != 0.0f ? 0 : 2; })[0];
       updates += n;
       const bool next = i + 1 < s.rows;
+      prefetch(i);
       if (next) {
         unpack(i + 1, 1 - cur);
         if (keep != 1.0f)
           sweep.template operator()<cpu::Update::StepDecay, true>(0, n, cur);
         else
-          sweep.template operator()<cpu::Update::Step, true>(0, n, cur);
-        sweep.template operator()<cpu::Update::None, true>(n, lanes, cur);
+          step_and_dot(n, cur);
         ln.scatter_dots();
       } else if (keep != 1.0f) {
         sweep.template operator()<cpu::Update::StepDecay, false>(0, n, cur);
@@ -246,6 +261,7 @@ class Cpu {
       if (layout.double_sampled) cpu::unpack_fixed(s.features(i, 1).data(), layout, order, upd_copy[slot]);
     };
     Lanes<std::int32_t, std::int32_t> ln(model_words.data(), lanes, p);
+    const cpu::RowPrefetcher prefetch(s.words.data(), s.rows, layout.row_words());
     // Sweep-order lanes [from, to): dot products with the copy in slot `cur` (if D), then
     // the pending update with gs and the previous sample's update copy (unless U is None).
     auto sweep = [&]<cpu::Update U, bool D>(std::size_t from, std::size_t to, int cur) {
@@ -269,6 +285,7 @@ class Cpu {
     std::size_t fast = 0, n = 0; // the pending update: lanes [0, n) change, [fast, n) need the wide sweep
     int cur = 0;
     for (std::size_t i = 0; i < s.rows; ++i) {
+      prefetch(i);
       unpack(i, cur);
       sweeps.template operator()<true>(fast, n, cur);
       ln.scatter_dots();

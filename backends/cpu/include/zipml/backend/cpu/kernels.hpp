@@ -250,29 +250,37 @@ inline constexpr std::size_t kMaxEngineBlock = 8;
 //! whether keep is 1 (no regularization).
 enum class Update { None, Step, StepDecay };
 
-//! Float arithmetic, lanes x[0..NB): x = keep x - g[l] u (if Update), then dot[l] = sum x a
+//! Float arithmetic, lanes x[0..NB): the first NU lanes apply the pending update x = keep x -
+//! g[l] u (unless U is None), the others are only read; then dot[l] = sum x a for every lane
 //! (if Dot; the dot product reads the updated model: no staleness). n: padded words.
-template <std::size_t NB, Update U, bool Dot>
+//! Updating and read-only lanes share one loop so that the features are loaded once and every
+//! accumulator chain is interleaved with the others: a sweep of a few lanes alone waits on its
+//! FMA latency, and the lanes that change a model are usually only one or two of ten.
+template <std::size_t NB, Update U, bool Dot, std::size_t NU = (U == Update::None ? 0 : NB)>
 inline void float_sweep(float* const* x, const float* g, float keep, const float* u, const float* a, std::size_t n,
                         float* dot) noexcept {
+  static_assert(NU <= NB && (U != Update::None || NU == 0));
   using fb = xsimd::batch<float>;
   constexpr std::size_t w = fb::size;
-  fb acc[NB], vg[NB];
+  fb acc[NB], vg[NU > 0 ? NU : 1];
   float* xl[NB]; // local copies: the compiler need not reload them after every store
   for (std::size_t l = 0; l < NB; ++l) {
     xl[l] = x[l];
     acc[l] = fb(0.0f);
-    vg[l] = fb(U == Update::None ? 0.0f : g[l]);
   }
+  for (std::size_t l = 0; l < NU; ++l) vg[l] = fb(g[l]);
   const fb vk(keep);
   for (std::size_t j = 0; j < n; j += w) {
     const fb va = Dot ? fb::load_aligned(a + j) : fb(0.0f);
-    const fb vu = U != Update::None ? fb::load_aligned(u + j) : fb(0.0f);
+    const fb vu = NU > 0 ? fb::load_aligned(u + j) : fb(0.0f);
     for (std::size_t l = 0; l < NB; ++l) {
+      if (!Dot && l >= NU) break;
       fb xv = fb::load_aligned(xl[l] + j);
-      if constexpr (U == Update::Step) xv = arith::fused_nmadd(vg[l], vu, xv);
-      if constexpr (U == Update::StepDecay) xv = arith::fused_nmadd(vg[l], vu, xv * vk);
-      if constexpr (U != Update::None) xv.store_aligned(xl[l] + j);
+      if (l < NU) {
+        if constexpr (U == Update::Step) xv = arith::fused_nmadd(vg[l], vu, xv);
+        if constexpr (U == Update::StepDecay) xv = arith::fused_nmadd(vg[l], vu, xv * vk);
+        if constexpr (U != Update::None) xv.store_aligned(xl[l] + j);
+      }
       if constexpr (Dot) acc[l] = arith::fused_madd(xv, va, acc[l]);
     }
   }
@@ -365,12 +373,43 @@ inline void engine_sweep_wide(std::int32_t* x, std::int32_t g, EngineStep st, bo
   if (dot != nullptr) *dot = s;
 }
 
+//! Asks the caches for the packed rows a few samples ahead of the pass. A pass reads its row
+//! in one burst and then works on it for hundreds of cycles, a pattern the hardware prefetchers
+//! follow too late: without this, a q4 pass spent a quarter of its time waiting for the first
+//! load of each row. The distance is at least `min_rows` rows and about `bytes` bytes.
+class RowPrefetcher {
+ public:
+  RowPrefetcher(const stream::Word* words, std::size_t rows, std::size_t row_words, std::size_t bytes = 8192,
+                std::size_t min_rows = 2) noexcept
+      : words_(words), rows_(rows), row_bytes_(row_words * sizeof(stream::Word)),
+        ahead_(std::max(min_rows, bytes / std::max<std::size_t>(row_bytes_, 1))) {}
+  //! Called once per sample i: fetches row i + distance.
+  void operator()(std::size_t i) const noexcept {
+    if (i + ahead_ >= rows_) return;
+    const char* row = reinterpret_cast<const char*>(words_) + (i + ahead_) * row_bytes_;
+    for (std::size_t b = 0; b < row_bytes_; b += 64) __builtin_prefetch(row + b, 0, 3);
+    __builtin_prefetch(row + row_bytes_ - 1, 0, 3);
+  }
+
+ private:
+  const stream::Word* words_;
+  std::size_t rows_, row_bytes_, ahead_;
+};
+
 //! Calls f with std::integral_constant<std::size_t, N> for the runtime n in 1..Max.
 template <std::size_t Max, class F>
 inline void with_block_size(std::size_t n, F&& f) {
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     ((n == I + 1 ? (f(std::integral_constant<std::size_t, I + 1>{}), 0) : 0), ...);
   }(std::make_index_sequence<Max>{});
+}
+
+//! Calls f with std::integral_constant<std::size_t, N> for the runtime n in 0..Max.
+template <std::size_t Max, class F>
+inline void with_count(std::size_t n, F&& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((n == I ? (f(std::integral_constant<std::size_t, I>{}), 0) : 0), ...);
+  }(std::make_index_sequence<Max + 1>{});
 }
 
 //! Splits [from, to) into as few blocks of at most Max as it can, as even as possible, and
