@@ -69,7 +69,12 @@ inline void update_exact(std::int32_t* x, std::int32_t* previous, const std::int
 template <class T>
 using aligned_vector = std::vector<T, xsimd::aligned_allocator<T, 64>>;
 
-//! Where each feature of a row sits in kernel order, and the mask of the last group's slots.
+//! Where each feature of a row sits in kernel order, and the mask of the tail's slots.
+//!
+//! The row's full groups of W slots are in kernel order; the features past the last full group
+//! (the tail, fewer than a group) stay in file order, padded to a multiple of W only. A tail in
+//! kernel order would need a whole group of registers however few its features: for d = 785
+//! that padded a lane to 832 (q8), 896 (q4) or 1024 (q2, q1) words; in file order it is 800.
 class KernelOrder {
  public:
   static constexpr std::size_t width = xsimd::batch<std::uint32_t>::size; //!< W: 32-bit slots per group
@@ -79,10 +84,11 @@ class KernelOrder {
         dim_(layout.dim),
         per_slot_(layout.is_float() ? 1 : 32 / layout.bits),
         group_(width * per_slot_),
-        groups_((dim_ + group_ - 1) / group_) {
-    const std::size_t last = groups() - 1;
+        full_(dim_ / group_),
+        tail_(dim_ - full_ * group_),
+        padded_(full_ * group_ + (tail_ + width - 1) / width * width) {
     for (std::size_t m = 0; m < width; ++m) {
-      const std::size_t first = last * group() + m * per_slot_;
+      const std::size_t first = full_ * group() + m * per_slot_;
       const std::size_t valid = first >= dim_ ? 0 : std::min<std::size_t>(per_slot_, dim_ - first);
       // Padding values are ignored (docs/ENGINE.md §2): their bits are cleared before decoding.
       tail_mask_[m] = valid == per_slot_ ? ~0u : layout.is_float() ? 0u : (1u << (valid * bits_)) - 1u;
@@ -91,11 +97,17 @@ class KernelOrder {
 
   [[nodiscard]] std::size_t per_slot() const noexcept { return per_slot_; }
   [[nodiscard]] std::size_t group() const noexcept { return group_; }
-  [[nodiscard]] std::size_t groups() const noexcept { return groups_; }
+  //! Groups of W slots that the row fills completely (in kernel order).
+  [[nodiscard]] std::size_t full_groups() const noexcept { return full_; }
+  //! Features after the full groups (file order), fewer than a group.
+  [[nodiscard]] std::size_t tail() const noexcept { return tail_; }
+  //! 32-bit slots that hold the tail.
+  [[nodiscard]] std::size_t tail_slots() const noexcept { return (tail_ + per_slot_ - 1) / per_slot_; }
   //! Model words per lane in kernel order (the padding past d is kept at 0).
-  [[nodiscard]] std::size_t padded() const noexcept { return groups() * group(); }
+  [[nodiscard]] std::size_t padded() const noexcept { return padded_; }
   //! The kernel-order position of feature j.
   [[nodiscard]] std::size_t position(std::size_t j) const noexcept {
+    if (j >= full_ * group_) return j;
     const std::size_t g = j / group(), r = j % group();
     return g * group() + (r % per_slot_) * width + r / per_slot_;
   }
@@ -123,8 +135,10 @@ class KernelOrder {
   unsigned bits_;
   std::size_t dim_;
   std::size_t per_slot_;
-  std::size_t group_;  //!< features per group
-  std::size_t groups_; //!< groups per row
+  std::size_t group_; //!< features per group
+  std::size_t full_;  //!< full groups per row
+  std::size_t tail_;  //!< features after them
+  std::size_t padded_;
   std::array<std::uint32_t, width> tail_mask_{};
 };
 
@@ -147,25 +161,72 @@ inline void unpack_group(xsimd::batch<std::uint32_t> raw, Sink&& sink) noexcept 
   }
 }
 
+//! One Q-bit value as the engine's integer A (the scalar form of unpack_group).
+template <unsigned Q, bool MinusOneOne>
+[[nodiscard]] inline std::int32_t unpack_one(std::uint32_t slot, unsigned k) noexcept {
+  if constexpr (MinusOneOne) return static_cast<std::int32_t>(slot << (32 - Q * (k + 1))) >> (32 - Q);
+  return static_cast<std::int32_t>((slot >> (Q * k)) & ((1u << Q) - 1u));
+}
+
+//! The tail's values in file order, W per register: value f of the tail is value f % per_slot
+//! of slot f / per_slot. With AVX-512 a register is one permute of the slots and one shift per
+//! value; elsewhere one value at a time.
+template <unsigned Q, bool MinusOneOne, class Sink>
+inline void unpack_tail(const std::uint32_t* slots, std::size_t registers, Sink&& sink) noexcept {
+  using ib = xsimd::batch<std::int32_t>;
+  constexpr std::size_t w = KernelOrder::width;
+  constexpr unsigned per_slot = 32 / Q;
+#if XSIMD_WITH_AVX512F
+  static_assert(w == 16);
+  constexpr int log_per_slot = std::countr_zero(per_slot);
+  const __m512i raw = _mm512_load_si512(slots);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (std::size_t r = 0; r < registers; ++r) {
+    const __m512i f = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(r * w)));
+    const __m512i slot = _mm512_permutexvar_epi32(_mm512_srli_epi32(f, log_per_slot), raw);
+    const __m512i low = _mm512_mullo_epi32(_mm512_and_si512(f, _mm512_set1_epi32(per_slot - 1)), _mm512_set1_epi32(Q));
+    __m512i v;
+    if constexpr (MinusOneOne)
+      v = _mm512_srai_epi32(_mm512_sllv_epi32(slot, _mm512_sub_epi32(_mm512_set1_epi32(32 - Q), low)), 32 - Q);
+    else
+      v = _mm512_and_si512(_mm512_srlv_epi32(slot, low), _mm512_set1_epi32((1 << Q) - 1));
+    sink(r, ib(v));
+  }
+#else
+  alignas(64) std::array<std::int32_t, w> v{};
+  for (std::size_t r = 0; r < registers; ++r) {
+    for (std::size_t m = 0; m < w; ++m) {
+      const std::size_t f = r * w + m;
+      v[m] = unpack_one<Q, MinusOneOne>(slots[f / per_slot], static_cast<unsigned>(f % per_slot));
+    }
+    sink(r, ib::load_aligned(v.data()));
+  }
+#endif
+}
+
 template <unsigned Q, bool MinusOneOne, class T>
 inline void unpack_row(const std::uint32_t* slots, const KernelOrder& order, T unit, T* out) noexcept {
   using ub = xsimd::batch<std::uint32_t>;
+  using ib = xsimd::batch<std::int32_t>;
   constexpr std::size_t w = KernelOrder::width;
-  const std::size_t groups = order.groups(), group = order.group();
-  auto run = [&](ub raw, T* dst) {
-    unpack_group<Q, MinusOneOne>(raw, [&](unsigned k, xsimd::batch<std::int32_t> v) {
-      if constexpr (std::is_same_v<T, float>)
-        (xsimd::to_float(v) * xsimd::batch<float>(unit)).store_aligned(dst + k * w);
-      else
-        v.store_aligned(dst + k * w);
-    });
+  const std::size_t full = order.full_groups(), group = order.group();
+  auto emit = [&](T* dst, ib v) {
+    if constexpr (std::is_same_v<T, float>)
+      (xsimd::to_float(v) * xsimd::batch<float>(unit)).store_aligned(dst);
+    else
+      v.store_aligned(dst);
   };
-  for (std::size_t g = 0; g + 1 < groups; ++g) run(ub::load_unaligned(slots + g * w), out + g * group);
-  // The last group may run past the row's words: copy what exists, clear the padding values.
+  for (std::size_t g = 0; g < full; ++g) {
+    T* dst = out + g * group;
+    unpack_group<Q, MinusOneOne>(ub::load_unaligned(slots + g * w), [&](unsigned k, ib v) { emit(dst + k * w, v); });
+  }
+  if (order.tail() == 0) return;
+  // The tail's slots may end before a register's worth: copy what exists, clear the padding values.
   alignas(64) std::array<std::uint32_t, w> tail{};
-  const std::size_t have = (order.dim() - (groups - 1) * group + (32 / Q) - 1) / (32 / Q);
-  std::memcpy(tail.data(), slots + (groups - 1) * w, have * sizeof(std::uint32_t));
-  run(ub::load_aligned(tail.data()) & ub::load_unaligned(order.tail_mask().data()), out + (groups - 1) * group);
+  std::memcpy(tail.data(), slots + full * w, order.tail_slots() * sizeof(std::uint32_t));
+  (ub::load_aligned(tail.data()) & ub::load_unaligned(order.tail_mask().data())).store_aligned(tail.data());
+  T* dst = out + full * group;
+  unpack_tail<Q, MinusOneOne>(tail.data(), (order.tail() + w - 1) / w, [&](std::size_t r, ib v) { emit(dst + r * w, v); });
 }
 
 template <class T>
