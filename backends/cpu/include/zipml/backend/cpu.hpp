@@ -121,22 +121,31 @@ class Cpu {
     std::vector<G> g, gs;
     std::vector<std::conditional_t<std::is_same_v<T, float>, float, std::int64_t>> dot, dots;
     std::vector<std::size_t> order;
+    std::vector<std::size_t> placed; // order plus one slot that the branch-free arrange may write
+    std::vector<std::uint8_t> cls;
 
     Lanes(T* model, std::size_t lanes, std::size_t stride)
-        : x(lanes), xs(lanes), g(lanes, G{}), gs(lanes, G{}), dot(lanes), dots(lanes), order(lanes) {
+        : x(lanes), xs(lanes), g(lanes, G{}), gs(lanes, G{}), dot(lanes), dots(lanes), order(lanes),
+          placed(lanes + 1), cls(lanes) {
       for (std::size_t l = 0; l < lanes; ++l) x[l] = model + l * stride, xs[l] = x[l], order[l] = l;
     }
     //! Orders the lanes by class(l) in {0, 1, 2}; returns where classes 1 and 2 start.
+    //! Without branches on the classes: which lanes change is data, and a mispredicted branch per
+    //! lane cost more than the rest of the arranging.
     template <class C>
-    std::array<std::size_t, 2> arrange(C&& cls) {
+    std::array<std::size_t, 2> arrange(C&& class_of) {
+      const std::size_t n = order.size();
+      for (std::size_t l = 0; l < n; ++l) cls[l] = static_cast<std::uint8_t>(class_of(l));
       std::array<std::size_t, 2> start{};
       std::size_t k = 0;
-      for (int want = 0; want < 3; ++want) {
-        if (want > 0) start[static_cast<std::size_t>(want - 1)] = k;
-        for (std::size_t l = 0; l < order.size(); ++l)
-          if (cls(l) == want) order[k++] = l;
+      for (std::uint8_t want = 0; want < 3; ++want) {
+        if (want > 0) start[want - 1u] = k;
+        for (std::size_t l = 0; l < n; ++l) {
+          placed[k] = l;
+          k += cls[l] == want;
+        }
       }
-      for (std::size_t q = 0; q < order.size(); ++q) xs[q] = x[order[q]], gs[q] = g[order[q]];
+      for (std::size_t q = 0; q < n; ++q) order[q] = placed[q], xs[q] = x[placed[q]], gs[q] = g[placed[q]];
       return start;
     }
     void scatter_dots() {
@@ -199,13 +208,54 @@ class Cpu {
     ln.scatter_dots();
     std::uint64_t updates = 0;
     int cur = 1;
+    // Classifiers whose model has a batched slope take a sample's lanes at once (the same
+    // operations, so the same steps): the +-1 labels from one compare of the label against
+    // each lane's positive class, the step factors by one select.
+    using fb = xsimd::batch<float>;
+    using ub = xsimd::batch<std::uint32_t>;
+    constexpr bool batched = requires(const M m, fb v) {
+      { m.slopes(v, v) } -> std::same_as<fb>;
+    };
+    const bool vector_slopes = batched && !positives.empty() && lanes <= fb::size;
+    alignas(64) std::array<std::uint32_t, fb::size> positive_of{};
+    alignas(64) std::array<float, fb::size> dot_v{}, g_v{};
+    for (std::size_t l = 0; l < lanes && vector_slopes; ++l) positive_of[l] = positives[first + l];
+    const ub step_pos(std::bit_cast<std::uint32_t>(gamma(c, 1.0f) * scale));
+    const ub step_neg(std::bit_cast<std::uint32_t>(gamma(c, -1.0f) * scale));
+    const ub plus_one(std::bit_cast<std::uint32_t>(1.0f)), minus_one(std::bit_cast<std::uint32_t>(-1.0f));
+    // The lanes whose model changes (bit l), in sweep order first.
+    auto arrange_by_mask = [&](std::uint32_t changes) {
+      std::size_t k = 0;
+      for (std::uint32_t m = changes; m != 0; m &= m - 1) ln.order[k++] = static_cast<std::size_t>(std::countr_zero(m));
+      const std::size_t n = k;
+      const std::uint32_t all = lanes >= 32 ? ~0u : (1u << lanes) - 1u;
+      for (std::uint32_t m = all & ~changes; m != 0; m &= m - 1) ln.order[k++] = static_cast<std::size_t>(std::countr_zero(m));
+      for (std::size_t q = 0; q < lanes; ++q) ln.xs[q] = ln.x[ln.order[q]], ln.gs[q] = g_v[ln.order[q]];
+      return n;
+    };
     for (std::size_t i = 0; i < s.rows; ++i) {
       const std::uint32_t bits = s.label_bits(i);
-      for (std::size_t l = 0; l < lanes; ++l) {
-        const float b = lane_label(positives, first + l, bits);
-        ln.g[l] = gamma(c, b) * scale * model.slope(ln.dot[l], b);
+      std::size_t n = 0;
+      if constexpr (batched) {
+        if (vector_slopes) {
+          for (std::size_t l = 0; l < lanes; ++l) dot_v[l] = ln.dot[l];
+          const auto positive = ub::load_aligned(positive_of.data()) == ub(bits);
+          const fb b = xsimd::bitwise_cast<fb>(xsimd::select(positive, plus_one, minus_one));
+          const fb step = xsimd::bitwise_cast<fb>(xsimd::select(positive, step_pos, step_neg));
+          (step * model.slopes(fb::load_aligned(dot_v.data()), b)).store_aligned(g_v.data());
+          std::uint32_t changes = 0;
+          for (std::size_t l = 0; l < lanes; ++l)
+            changes |= static_cast<std::uint32_t>(keep != 1.0f || g_v[l] != 0.0f) << l;
+          n = arrange_by_mask(changes);
+        }
       }
-      const std::size_t n = ln.arrange([&](std::size_t l) { return keep != 1.0f || ln.g[l] != 0.0f ? 0 : 2; })[0];
+      if (!vector_slopes) {
+        for (std::size_t l = 0; l < lanes; ++l) {
+          const float b = lane_label(positives, first + l, bits);
+          ln.g[l] = gamma(c, b) * scale * model.slope(ln.dot[l], b);
+        }
+        n = ln.arrange([&](std::size_t l) { return keep != 1.0f || ln.g[l] != 0.0f ? 0 : 2; })[0];
+      }
       updates += n;
       const bool next = i + 1 < s.rows;
       prefetch(i);

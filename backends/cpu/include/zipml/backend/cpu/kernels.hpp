@@ -172,14 +172,14 @@ template <unsigned Q, bool MinusOneOne>
 //! of slot f / per_slot. With AVX-512 a register is one permute of the slots and one shift per
 //! value; elsewhere one value at a time.
 template <unsigned Q, bool MinusOneOne, class Sink>
-inline void unpack_tail(const std::uint32_t* slots, std::size_t registers, Sink&& sink) noexcept {
+inline void unpack_tail(xsimd::batch<std::uint32_t> tail, std::size_t registers, Sink&& sink) noexcept {
   using ib = xsimd::batch<std::int32_t>;
   constexpr std::size_t w = KernelOrder::width;
   constexpr unsigned per_slot = 32 / Q;
 #if XSIMD_WITH_AVX512F
   static_assert(w == 16);
   constexpr int log_per_slot = std::countr_zero(per_slot);
-  const __m512i raw = _mm512_load_si512(slots);
+  const __m512i raw = tail;
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (std::size_t r = 0; r < registers; ++r) {
     const __m512i f = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(r * w)));
@@ -193,6 +193,8 @@ inline void unpack_tail(const std::uint32_t* slots, std::size_t registers, Sink&
     sink(r, ib(v));
   }
 #else
+  alignas(64) std::array<std::uint32_t, w> slots{};
+  tail.store_aligned(slots.data());
   alignas(64) std::array<std::int32_t, w> v{};
   for (std::size_t r = 0; r < registers; ++r) {
     for (std::size_t m = 0; m < w; ++m) {
@@ -221,12 +223,18 @@ inline void unpack_row(const std::uint32_t* slots, const KernelOrder& order, T u
     unpack_group<Q, MinusOneOne>(ub::load_unaligned(slots + g * w), [&](unsigned k, ib v) { emit(dst + k * w, v); });
   }
   if (order.tail() == 0) return;
-  // The tail's slots may end before a register's worth: copy what exists, clear the padding values.
-  alignas(64) std::array<std::uint32_t, w> tail{};
-  std::memcpy(tail.data(), slots + full * w, order.tail_slots() * sizeof(std::uint32_t));
-  (ub::load_aligned(tail.data()) & ub::load_unaligned(order.tail_mask().data())).store_aligned(tail.data());
+  // The tail's slots may end before a register's worth: load what exists (a masked load with
+  // AVX-512; a copy through memory elsewhere), clear the padding values.
+#if XSIMD_WITH_AVX512F
+  const ub raw(_mm512_maskz_loadu_epi32(static_cast<__mmask16>((1u << order.tail_slots()) - 1u), slots + full * w));
+#else
+  alignas(64) std::array<std::uint32_t, w> copy{};
+  std::memcpy(copy.data(), slots + full * w, order.tail_slots() * sizeof(std::uint32_t));
+  const ub raw = ub::load_aligned(copy.data());
+#endif
   T* dst = out + full * group;
-  unpack_tail<Q, MinusOneOne>(tail.data(), (order.tail() + w - 1) / w, [&](std::size_t r, ib v) { emit(dst + r * w, v); });
+  unpack_tail<Q, MinusOneOne>(raw & ub::load_unaligned(order.tail_mask().data()), (order.tail() + w - 1) / w,
+                              [&](std::size_t r, ib v) { emit(dst + r * w, v); });
 }
 
 template <class T>
