@@ -4,9 +4,11 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "zipml/arithmetic/engine.hpp"
 #include "zipml/concepts.hpp"
@@ -16,6 +18,8 @@
 #include "zipml/precision/float32.hpp"
 #include "zipml/precision/quantized.hpp"
 #include "zipml/random.hpp"
+
+#include <xsimd/xsimd.hpp>
 
 using zipml::L2Svm;
 using zipml::LeastSquares;
@@ -159,6 +163,32 @@ TEST_CASE("model: cost x slope is the derivative of the loss") {
     }
   }
   CHECK(svm_points > 19000);
+}
+
+TEST_CASE("model: the L2-SVM's batched slopes are its scalar slopes, bit for bit") {
+  // The CPU backend's fused pass takes a sample's lanes through slopes(); the steps must be
+  // those of slope(), margins (b dot == 1), signed zeros and NaN included.
+  using fb = xsimd::batch<float>;
+  constexpr std::size_t w = fb::size;
+  const std::uint64_t seed = 0x5101E5;
+  CAPTURE(seed);
+  SplitMix64 rng(seed);
+  const L2Svm svm{1.0f, 1.5f};
+  std::vector<float> dots = {1.0f, -1.0f, 0.0f, -0.0f, std::nextafter(1.0f, 0.0f), std::nextafter(1.0f, 2.0f),
+                             std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                             -std::numeric_limits<float>::infinity(), 1e-40f};
+  while (dots.size() % w != 0 || dots.size() < 4096) dots.push_back(static_cast<float>(6.0 * rng.uniform() - 3.0));
+  for (float b : {1.0f, -1.0f})
+    for (std::size_t i = 0; i < dots.size(); i += w) {
+      alignas(64) float got[w];
+      svm.slopes(fb::load_unaligned(dots.data() + i), fb(b)).store_aligned(got);
+      for (std::size_t k = 0; k < w; ++k) {
+        const float want = svm.slope(dots[i + k], b);
+        CAPTURE(dots[i + k]);
+        CAPTURE(b);
+        CHECK(std::bit_cast<std::uint32_t>(got[k]) == std::bit_cast<std::uint32_t>(want));
+      }
+    }
 }
 
 TEST_CASE("model: engine slopes agree with the float slopes") {

@@ -5,7 +5,8 @@
 // k of slot m sits at k*W + m. Then unpacking W Q-bit values is one uniform shift and mask of
 // the register that holds the slots, with no shuffles. Dot products and updates are
 // element-wise, so the order of the model words does not matter to them; the backend converts
-// the model to kernel order at the start of a pass and back at its end.
+// the model to kernel order at the start of a pass and back at its end. The few features after
+// the last full group stay in file order (KernelOrder says why).
 //
 // One sweep over a block of lanes fuses the update of one sample with the dot product of the
 // next: each model word is loaded once, updated, stored once and multiplied into the next
