@@ -130,8 +130,7 @@ class Cpu {
       for (std::size_t l = 0; l < lanes; ++l) x[l] = model + l * stride, xs[l] = x[l], order[l] = l;
     }
     //! Orders the lanes by class(l) in {0, 1, 2}; returns where classes 1 and 2 start.
-    //! Without branches on the classes: which lanes change is data, and a mispredicted branch per
-    //! lane cost more than the rest of the arranging.
+    //! Without branches on the classes, which are data (which lanes a sample changes).
     template <class C>
     std::array<std::size_t, 2> arrange(C&& class_of) {
       const std::size_t n = order.size();

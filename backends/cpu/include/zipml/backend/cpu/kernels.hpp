@@ -445,8 +445,8 @@ inline void engine_sweep_wide(std::int32_t* x, std::int32_t g, EngineStep st, bo
 
 //! Asks the caches for the packed rows a few samples ahead of the pass. A pass reads its row
 //! in one burst and then works on it for hundreds of cycles, a pattern the hardware prefetchers
-//! follow too late: without this, a q4 pass spent a quarter of its time waiting for the first
-//! load of each row. The distance is at least `min_rows` rows and about `bytes` bytes.
+//! follow too late: without this a float32 pass took about a third longer here (27.5 against
+//! 20.7 ms per epoch). The distance is at least `min_rows` rows and about `bytes` bytes.
 class RowPrefetcher {
  public:
   RowPrefetcher(const stream::Word* words, std::size_t rows, std::size_t row_words, std::size_t bytes = 8192,
