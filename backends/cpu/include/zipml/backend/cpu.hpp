@@ -217,18 +217,44 @@ class Cpu {
     };
     const bool vector_slopes = batched && !positives.empty() && lanes <= fb::size;
     alignas(64) std::array<std::uint32_t, fb::size> positive_of{};
-    alignas(64) std::array<float, fb::size> dot_v{}, g_v{};
+    alignas(64) std::array<float, fb::size> g_v{};
     for (std::size_t l = 0; l < lanes && vector_slopes; ++l) positive_of[l] = positives[first + l];
     const ub step_pos(std::bit_cast<std::uint32_t>(gamma(c, 1.0f) * scale));
     const ub step_neg(std::bit_cast<std::uint32_t>(gamma(c, -1.0f) * scale));
     const ub plus_one(std::bit_cast<std::uint32_t>(1.0f)), minus_one(std::bit_cast<std::uint32_t>(-1.0f));
+    const std::uint32_t all_lanes = lanes >= 32 ? ~0u : (1u << lanes) - 1u;
+    // The sweep's dot products (sweep order) as one register in lane order. With AVX-512 it
+    // is built in the register: ten scalar stores read back as one vector load would stall
+    // on store forwarding every sample.
+    auto dots_by_lane = [&]() -> fb {
+#if XSIMD_WITH_AVX512F
+      __m512 v = _mm512_setzero_ps();
+      for (std::size_t k = 0; k < lanes; ++k)
+        v = _mm512_mask_broadcastss_ps(v, static_cast<__mmask16>(1u << ln.order[k]), _mm_set_ss(ln.dots[k]));
+      return fb(v);
+#else
+      alignas(64) std::array<float, fb::size> dot_v{};
+      for (std::size_t k = 0; k < lanes; ++k) dot_v[ln.order[k]] = ln.dots[k];
+      return fb::load_aligned(dot_v.data());
+#endif
+    };
+    // Bit l: lane l's step g is not 0 (NaN included, as g != 0 is true for it).
+    auto changed = [&](fb g) -> std::uint32_t {
+#if XSIMD_WITH_AVX512F
+      return _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_NEQ_UQ) & all_lanes;
+#else
+      std::uint32_t m = 0;
+      for (std::size_t l = 0; l < lanes; ++l) m |= static_cast<std::uint32_t>(g_v[l] != 0.0f) << l;
+      return m;
+#endif
+    };
     // The lanes whose model changes (bit l), in sweep order first.
     auto arrange_by_mask = [&](std::uint32_t changes) {
       std::size_t k = 0;
       for (std::uint32_t m = changes; m != 0; m &= m - 1) ln.order[k++] = static_cast<std::size_t>(std::countr_zero(m));
       const std::size_t n = k;
-      const std::uint32_t all = lanes >= 32 ? ~0u : (1u << lanes) - 1u;
-      for (std::uint32_t m = all & ~changes; m != 0; m &= m - 1) ln.order[k++] = static_cast<std::size_t>(std::countr_zero(m));
+      for (std::uint32_t m = all_lanes & ~changes; m != 0; m &= m - 1)
+        ln.order[k++] = static_cast<std::size_t>(std::countr_zero(m));
       for (std::size_t q = 0; q < lanes; ++q) ln.xs[q] = ln.x[ln.order[q]], ln.gs[q] = g_v[ln.order[q]];
       return n;
     };
@@ -237,15 +263,12 @@ class Cpu {
       std::size_t n = 0;
       if constexpr (batched) {
         if (vector_slopes) {
-          for (std::size_t l = 0; l < lanes; ++l) dot_v[l] = ln.dot[l];
           const auto positive = ub::load_aligned(positive_of.data()) == ub(bits);
           const fb b = xsimd::bitwise_cast<fb>(xsimd::select(positive, plus_one, minus_one));
           const fb step = xsimd::bitwise_cast<fb>(xsimd::select(positive, step_pos, step_neg));
-          (step * model.slopes(fb::load_aligned(dot_v.data()), b)).store_aligned(g_v.data());
-          std::uint32_t changes = 0;
-          for (std::size_t l = 0; l < lanes; ++l)
-            changes |= static_cast<std::uint32_t>(keep != 1.0f || g_v[l] != 0.0f) << l;
-          n = arrange_by_mask(changes);
+          const fb g = step * model.slopes(dots_by_lane(), b);
+          g.store_aligned(g_v.data());
+          n = arrange_by_mask(keep != 1.0f ? all_lanes : changed(g));
         }
       }
       if (!vector_slopes) {
@@ -264,7 +287,7 @@ class Cpu {
           sweep.template operator()<cpu::Update::StepDecay, true>(0, n, cur);
         else
           step_and_dot(n, cur);
-        ln.scatter_dots();
+        if (!vector_slopes) ln.scatter_dots();
       } else if (keep != 1.0f) {
         sweep.template operator()<cpu::Update::StepDecay, false>(0, n, cur);
       } else {

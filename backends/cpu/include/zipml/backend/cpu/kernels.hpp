@@ -487,6 +487,10 @@ inline void with_count(std::size_t n, F&& f) {
 template <std::size_t Max, class F>
 inline void for_blocks(std::size_t from, std::size_t to, F&& f) {
   const std::size_t n = to - from, blocks = (n + Max - 1) / Max;
+  if (blocks == 1) { // the usual case (ten lanes or fewer): no divisions per sample
+    with_block_size<Max>(n, [&](auto nb) { f(from, nb); });
+    return;
+  }
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t lo = from + n * b / blocks, hi = from + n * (b + 1) / blocks;
     with_block_size<Max>(hi - lo, [&](auto nb) { f(lo, nb); });
