@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -334,10 +335,10 @@ inline void float_sweep(float* const* x, const float* g, float keep, const float
   constexpr std::size_t w = fb::size;
   fb acc[NB], vg[NU > 0 ? NU : 1];
   float* xl[NB]; // local copies: the compiler need not reload them after every store
-  for (std::size_t l = 0; l < NB; ++l) {
-    xl[l] = x[l];
-    acc[l] = fb(0.0f);
-  }
+  // Zeroed one by one, not in a loop: GCC turned that loop into a call of memset on a stack
+  // copy of the accumulators, every sweep, though they live in registers.
+  [&]<std::size_t... L>(std::index_sequence<L...>) { ((xl[L] = x[L], acc[L] = fb(0.0f)), ...); }
+  (std::make_index_sequence<NB>{});
   for (std::size_t l = 0; l < NU; ++l) vg[l] = fb(g[l]);
   const fb vk(keep);
   for (std::size_t j = 0; j < n; j += w) {
