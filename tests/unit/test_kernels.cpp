@@ -226,9 +226,10 @@ TEST_CASE("float sweeps: every block size and mode against the scalar update and
 #if XSIMD_WITH_AVX512F
 namespace {
 
-template <std::size_t NB, cpu::Update U, bool D>
+template <std::size_t NB, cpu::Update U, bool D, std::size_t NU = (U == cpu::Update::None ? 0 : NB)>
 void check_engine_sweep(SplitMix64& rng, std::size_t n, int frac, std::uint32_t lambda, std::int32_t amax) {
   CAPTURE(NB);
+  CAPTURE(NU);
   CAPTURE(static_cast<int>(U));
   CAPTURE(D);
   CAPTURE(frac);
@@ -257,13 +258,15 @@ void check_engine_sweep(SplitMix64& rng, std::size_t n, int frac, std::uint32_t 
     g[l] = rng.below(2) ? mag : -mag;
   }
   const auto before = x;
-  cpu::engine_sweep<NB, U, D>(xp.data(), g.data(), cpu::EngineStep{frac, lambda}, u.data(), a.data(), n, dot.data());
+  cpu::engine_sweep<NB, U, D, NU>(xp.data(), g.data(), cpu::EngineStep{frac, lambda}, u.data(), a.data(), n,
+                                  dot.data());
   for (std::size_t l = 0; l < NB; ++l) {
+    const bool updated = l < NU; // lanes past NU are only read
     std::int64_t s = 0;
     for (std::size_t j = 0; j < n; ++j) {
       const std::int32_t old = before[l * n + j];
       s += static_cast<std::int64_t>(old) * a[j];
-      const std::int32_t want = U == cpu::Update::None ? old : engine::update(old, u[j], g[l], frac, lambda);
+      const std::int32_t want = !updated ? old : engine::update(old, u[j], g[l], frac, lambda);
       if (x[l * n + j] != want) {
         FAIL_CHECK("lane ", l, " word ", j, ": x ", old, " u ", u[j], " g ", g[l], " -> ", x[l * n + j], ", want ", want);
         return;
@@ -276,8 +279,7 @@ void check_engine_sweep(SplitMix64& rng, std::size_t n, int frac, std::uint32_t 
     std::vector<std::int32_t> y(before.begin() + static_cast<std::ptrdiff_t>(l * n),
                                 before.begin() + static_cast<std::ptrdiff_t>((l + 1) * n));
     std::int64_t wd = 0;
-    cpu::engine_sweep_wide(y.data(), g[l], cpu::EngineStep{frac, lambda}, U != cpu::Update::None, u.data(),
-                           a.data(), n, &wd);
+    cpu::engine_sweep_wide(y.data(), g[l], cpu::EngineStep{frac, lambda}, l < NU, u.data(), a.data(), n, &wd);
     if (D) CHECK(wd == dot[l]);
     for (std::size_t j = 0; j < n; ++j) REQUIRE(y[j] == x[l * n + j]);
   }
@@ -287,6 +289,12 @@ template <cpu::Update U, bool D, std::size_t... I>
 void engine_sweeps(SplitMix64& rng, std::size_t n, int frac, std::uint32_t lambda, std::int32_t amax,
                    std::index_sequence<I...>) {
   (check_engine_sweep<I + 1, U, D>(rng, n, frac, lambda, amax), ...);
+}
+
+//! The engine sweeps that update only the first NU of NB lanes, NU = 1..NB.
+template <std::size_t NB, std::size_t... I>
+void partial_engine_sweeps(SplitMix64& rng, std::size_t n, int frac, std::int32_t amax, std::index_sequence<I...>) {
+  (check_engine_sweep<NB, cpu::Update::Step, true, I + 1>(rng, n, frac, 32, amax), ...);
 }
 
 } // namespace
@@ -306,6 +314,9 @@ TEST_CASE("engine sweeps: bit-exact against engine::update and the exact dot, wi
       } else {
         engine_sweeps<cpu::Update::Step, true>(rng, n, frac, lambda, amax, sizes);
         engine_sweeps<cpu::Update::Step, false>(rng, n, frac, lambda, amax, sizes);
+        partial_engine_sweeps<cpu::kMaxEngineBlock>(rng, n, frac, amax, sizes);
+        partial_engine_sweeps<5>(rng, n, frac, amax, std::make_index_sequence<5>{});
+        partial_engine_sweeps<1>(rng, n, frac, amax, std::make_index_sequence<1>{});
       }
     }
 }

@@ -134,6 +134,15 @@ class Cpu {
     template <class C>
     std::array<std::size_t, 2> arrange(C&& class_of) {
       const std::size_t n = order.size();
+      if (n <= 64) { // the usual case: the classes as bit masks, each placed by counting bits
+        std::uint64_t first = 0, second = 0;
+        for (std::size_t l = 0; l < n; ++l) {
+          const auto c = class_of(l);
+          first |= static_cast<std::uint64_t>(c == 0) << l;
+          second |= static_cast<std::uint64_t>(c == 1) << l;
+        }
+        return arrange_masks(first, second, g.data());
+      }
       for (std::size_t l = 0; l < n; ++l) cls[l] = static_cast<std::uint8_t>(class_of(l));
       std::array<std::size_t, 2> start{};
       std::size_t k = 0;
@@ -146,6 +155,22 @@ class Cpu {
       }
       for (std::size_t q = 0; q < n; ++q) order[q] = placed[q], xs[q] = x[placed[q]], gs[q] = g[placed[q]];
       return start;
+    }
+    //! Orders at most 64 lanes: those in `first`, then those in `second`, then the others (bit l
+    //! is lane l); the sweep-order steps from `steps`. Returns where the second and third start.
+    std::array<std::size_t, 2> arrange_masks(std::uint64_t first, std::uint64_t second, const G* steps) {
+      const std::size_t n = order.size();
+      const std::uint64_t all = n >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1u;
+      std::size_t k = 0;
+      auto take = [&](std::uint64_t m) {
+        for (; m != 0; m &= m - 1) order[k++] = static_cast<std::size_t>(std::countr_zero(m));
+        return k;
+      };
+      const std::size_t second_start = take(first & all);
+      const std::size_t third_start = take(second & ~first & all);
+      take(all & ~first & ~second);
+      for (std::size_t q = 0; q < n; ++q) xs[q] = x[order[q]], gs[q] = steps[order[q]];
+      return {second_start, third_start};
     }
     void scatter_dots() {
       for (std::size_t k = 0; k < order.size(); ++k) dot[order[k]] = dots[k];
@@ -190,15 +215,11 @@ class Cpu {
     // Without decay: the first n lanes change, and one sweep per block updates those among
     // its lanes and computes every lane's dot product.
     auto step_and_dot = [&](std::size_t n, int cur) {
-      cpu::for_blocks<cpu::kMaxFloatBlock>(0, lanes, [&](std::size_t lo, auto nb) {
-        constexpr std::size_t NB = decltype(nb)::value;
-        const std::size_t nu = std::min(NB, n > lo ? n - lo : 0);
-        cpu::with_count<NB>(nu, [&](auto nu_c) {
-          constexpr std::size_t NU = decltype(nu_c)::value;
-          constexpr cpu::Update U = NU == 0 ? cpu::Update::None : cpu::Update::Step;
-          cpu::float_sweep<NB, U, true, NU>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
-                                            dot_copy[1 - cur], p, ln.dots.data() + lo);
-        });
+      cpu::for_blocks_changing<cpu::kMaxFloatBlock>(lanes, n, [&](std::size_t lo, auto nb, auto nu) {
+        constexpr std::size_t NB = decltype(nb)::value, NU = decltype(nu)::value;
+        constexpr cpu::Update U = NU == 0 ? cpu::Update::None : cpu::Update::Step;
+        cpu::float_sweep<NB, U, true, NU>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
+                                          dot_copy[1 - cur], p, ln.dots.data() + lo);
       });
     };
     // Sample 0's dot products (its copy goes to slot 1, read as "next" from slot 0).
@@ -248,16 +269,6 @@ class Cpu {
       return m;
 #endif
     };
-    // The lanes whose model changes (bit l), in sweep order first.
-    auto arrange_by_mask = [&](std::uint32_t changes) {
-      std::size_t k = 0;
-      for (std::uint32_t m = changes; m != 0; m &= m - 1) ln.order[k++] = static_cast<std::size_t>(std::countr_zero(m));
-      const std::size_t n = k;
-      for (std::uint32_t m = all_lanes & ~changes; m != 0; m &= m - 1)
-        ln.order[k++] = static_cast<std::size_t>(std::countr_zero(m));
-      for (std::size_t q = 0; q < lanes; ++q) ln.xs[q] = ln.x[ln.order[q]], ln.gs[q] = g_v[ln.order[q]];
-      return n;
-    };
     for (std::size_t i = 0; i < s.rows; ++i) {
       const std::uint32_t bits = s.label_bits(i);
       std::size_t n = 0;
@@ -268,7 +279,7 @@ class Cpu {
           const fb step = xsimd::bitwise_cast<fb>(xsimd::select(positive, step_pos, step_neg));
           const fb g = step * model.slopes(dots_by_lane(), b);
           g.store_aligned(g_v.data());
-          n = arrange_by_mask(keep != 1.0f ? all_lanes : changed(g));
+          n = ln.arrange_masks(keep != 1.0f ? all_lanes : changed(g), 0, g_v.data())[0];
         }
       }
       if (!vector_slopes) {
@@ -342,8 +353,24 @@ class Cpu {
                                                      dot_copy[cur], p, ln.dots.data() + lo);
       });
     };
+    // Without decay, when every changing lane fits the 32-bit sweep (the usual case): one sweep
+    // per block computes every lane's dot product and updates those of the first n lanes.
+    auto dot_and_step = [&](std::size_t n, int cur) {
+      cpu::for_blocks_changing<cpu::kMaxEngineBlock>(lanes, n, [&](std::size_t lo, auto nb, auto nu) {
+        constexpr std::size_t NB = decltype(nb)::value, NU = decltype(nu)::value;
+        constexpr cpu::Update U = NU == 0 ? cpu::Update::None : cpu::Update::Step;
+        cpu::engine_sweep<NB, U, true, NU>(ln.xs.data() + lo, ln.gs.data() + lo, st, upd_copy[1 - cur],
+                                           dot_copy[cur], p, ln.dots.data() + lo);
+      });
+    };
     // One sample's sweeps: n lanes change (the first `fast` of them in 32-bit lanes).
     auto sweeps = [&]<bool D>(std::size_t fast, std::size_t n, int cur) {
+      if constexpr (D) {
+        if (!decay && fast == n) {
+          dot_and_step(n, cur);
+          return;
+        }
+      }
       if (decay)
         sweep.template operator()<cpu::Update::StepDecay, D>(0, fast, cur);
       else

@@ -385,22 +385,24 @@ inline constexpr bool kEngineSweeps = XSIMD_WITH_AVX512F != 0;
 
 #if XSIMD_WITH_AVX512F
 //! Engine arithmetic, lanes x[0..NB): dot[l] = exact sum of x a over the model *before* this
-//! sweep's update (if Dot; staleness one sample), then x = sat_32(x - (x >> lambda) -
-//! round_shift(g[l] u, F)) (if Update). The caller guarantees |g[l]| max|u| + 2^(F-1) fits
-//! in 32 bits, so g u and its rounding are computed in 32-bit lanes.
-template <std::size_t NB, Update U, bool Dot>
+//! sweep's update (if Dot; staleness one sample), then, for the first NU lanes, x = sat_32(x -
+//! (x >> lambda) - round_shift(g[l] u, F)) (unless U is None; the other lanes are only read).
+//! The caller guarantees |g[l]| max|u| + 2^(F-1) fits in 32 bits, so g u and its rounding are
+//! computed in 32-bit lanes. Updating and read-only lanes share one loop, as in float_sweep.
+template <std::size_t NB, Update U, bool Dot, std::size_t NU = (U == Update::None ? 0 : NB)>
 inline void engine_sweep(std::int32_t* const* x, const std::int32_t* g, EngineStep st, const std::int32_t* u,
                          const std::int32_t* a, std::size_t n, std::int64_t* dot) noexcept {
+  static_assert(NU <= NB && (U != Update::None || NU == 0));
   using ib = xsimd::batch<std::int32_t>;
   constexpr std::size_t w = ib::size;
   __m512i acc[NB];
-  ib vg[NB];
+  ib vg[NU > 0 ? NU : 1];
   std::int32_t* xl[NB]; // local copies: the compiler need not reload them after every store
   for (std::size_t l = 0; l < NB; ++l) {
     xl[l] = x[l];
     acc[l] = _mm512_setzero_si512();
-    vg[l] = ib(U == Update::None ? 0 : g[l]);
   }
+  for (std::size_t l = 0; l < NU; ++l) vg[l] = ib(g[l]);
   const int f = st.frac;
   const ib half(f > 0 ? 1 << (f - 1) : 0);
   const auto lam = static_cast<std::int32_t>(st.lambda_shift);
@@ -410,11 +412,12 @@ inline void engine_sweep(std::int32_t* const* x, const std::int32_t* g, EngineSt
       va = _mm512_load_si512(a + j);
       va_odd = _mm512_srli_epi64(va, 32);
     }
-    const ib vu = U != Update::None ? ib::load_aligned(u + j) : ib(0);
+    const ib vu = NU > 0 ? ib::load_aligned(u + j) : ib(0);
     for (std::size_t l = 0; l < NB; ++l) {
+      if (!Dot && l >= NU) break;
       ib xv = ib::load_aligned(xl[l] + j);
       if constexpr (Dot) acc[l] = detail::madd_exact(acc[l], xv, va, va_odd);
-      if constexpr (U != Update::None) {
+      if (l < NU) {
         const ib step = (vg[l] * vu + half) >> f;
         if constexpr (U == Update::StepDecay) xv -= xv >> lam; // never overflows: same sign, smaller
         xsimd::ssub(xv, step).store_aligned(xl[l] + j);
@@ -496,6 +499,16 @@ inline void for_blocks(std::size_t from, std::size_t to, F&& f) {
     const std::size_t lo = from + n * b / blocks, hi = from + n * (b + 1) / blocks;
     with_block_size<Max>(hi - lo, [&](auto nb) { f(lo, nb); });
   }
+}
+
+//! Splits the lanes [0, lanes) into blocks as for_blocks does and calls f(first, NB, NU), both
+//! std::integral_constant: NU of the block's NB lanes are among the first n (those that change).
+template <std::size_t Max, class F>
+inline void for_blocks_changing(std::size_t lanes, std::size_t n, F&& f) {
+  for_blocks<Max>(0, lanes, [&](std::size_t lo, auto nb) {
+    constexpr std::size_t NB = decltype(nb)::value;
+    with_count<NB>(std::min(NB, n > lo ? n - lo : 0), [&](auto nu) { f(lo, nb, nu); });
+  });
 }
 
 } // namespace zipml::cpu
