@@ -129,6 +129,30 @@ TEST_CASE("threads and lane splits do not change the result") {
   }
 }
 
+TEST_CASE("more than 64 lanes: the same models on one thread as split across two") {
+  // One thread orders its 65+ lanes with a pass per class, each of two threads its half of
+  // them from bit masks (Cpu's Lanes::arrange); the models must not depend on which.
+  const std::uint64_t seed = 71;
+  INFO("seed=", seed);
+  const auto ds = synthetic(6000, 24, 70, seed);
+  for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    CAPTURE(to_string(a));
+    Options o;
+    o.arithmetic = a;
+    o.epochs = 2;
+    o.step = 1.0f / 64;
+    o.threads = 1;
+    Sgd<L2Svm, Quantized<4>, Cpu> one(o, L2Svm{1.0f, 1.5f}, Cpu{1});
+    one.fit(ds);
+    REQUIRE(one.classes().size() > 64);
+    o.threads = 2;
+    Sgd<L2Svm, Quantized<4>, Cpu> two(o, L2Svm{1.0f, 1.5f}, Cpu{2});
+    two.fit(ds);
+    CHECK(xt::all(xt::equal(one.weights(), two.weights())));
+    CHECK(xt::any(xt::not_equal(one.weights(), 0.0f)));
+  }
+}
+
 TEST_CASE("seeded shuffling is reproducible and changes the order") {
   const auto ds = synthetic(500, 6, 2, 23);
   auto weights = [&](Order order, std::uint64_t seed) {
