@@ -261,7 +261,7 @@ class Cpu {
 #endif
     };
     // Bit l: lane l's step g is not 0 (NaN included, as g != 0 is true for it).
-    auto changed = [&](fb g) -> std::uint32_t {
+    auto changed = [&]([[maybe_unused]] fb g) -> std::uint32_t { // the portable path reads g_v
 #if XSIMD_WITH_AVX512F
       return _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_NEQ_UQ) & all_lanes;
 #else
