@@ -6,6 +6,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -169,7 +170,16 @@ void check_float_sweep(SplitMix64& rng, std::size_t n) {
   }
   const float keep = U == cpu::Update::StepDecay ? 1.0f - 0x1p-6f : 1.0f;
   const auto before = x;
-  cpu::float_sweep<NB, U, D, NU>(xp.data(), g.data(), keep, u.data(), a.data(), n, dot.data());
+  const auto sums = cpu::float_sweep<NB, U, D, NU>(xp.data(), g.data(), keep, u.data(), a.data(), n, dot.data());
+#if XSIMD_WITH_AVX512F
+  // The register holds the stored dot products, bit for bit, and 0 past them.
+  alignas(64) std::array<float, 16> in_register{};
+  sums.store_aligned(in_register.data());
+  for (std::size_t l = 0; l < 16; ++l)
+    CHECK(std::bit_cast<std::uint32_t>(in_register[l]) == (D && l < NB ? std::bit_cast<std::uint32_t>(dot[l]) : 0u));
+#else
+  (void)sums;
+#endif
   for (std::size_t l = 0; l < NB; ++l) {
     double s = 0.0;
     const bool updated = l < NU; // lanes past NU are only read
@@ -224,6 +234,72 @@ TEST_CASE("float sweeps: every block size and mode against the scalar update and
 }
 
 #if XSIMD_WITH_AVX512F
+namespace {
+
+//! sums_of<NB> against xsimd::hadd of each register, bit for bit. The values span many
+//! exponents and both signs, so adding in any other order gives other roundings.
+template <std::size_t NB>
+void check_sums_of(SplitMix64& rng) {
+  CAPTURE(NB);
+  using fb = xsimd::batch<float>;
+  std::array<fb, NB> acc;
+  for (auto& r : acc) {
+    alignas(64) std::array<float, fb::size> v{};
+    for (auto& e : v) {
+      const auto k = rng.below(8);
+      e = k == 0 ? -0.0f : static_cast<float>(std::ldexp(rng.uniform() - 0.5, static_cast<int>(rng.below(40)) - 20));
+    }
+    r = fb::load_aligned(v.data());
+  }
+  alignas(64) std::array<float, 16> got{};
+  _mm512_store_ps(got.data(), cpu::sums_of<NB>(acc.data()));
+  for (std::size_t k = 0; k < 16; ++k) {
+    CAPTURE(k);
+    const float want = k < NB ? xsimd::hadd(acc[k]) : 0.0f;
+    CHECK(std::bit_cast<std::uint32_t>(got[k]) == std::bit_cast<std::uint32_t>(want));
+  }
+}
+
+template <std::size_t... I>
+void sums_of_all(SplitMix64& rng, std::index_sequence<I...>) {
+  (check_sums_of<I + 1>(rng), ...);
+}
+
+} // namespace
+
+TEST_CASE("sums_of: the reductions of 1 to 16 registers at once equal xsimd::hadd bit for bit") {
+  constexpr std::uint64_t seed = 0x5E3D;
+  CAPTURE(seed);
+  SplitMix64 rng(seed);
+  for (int round = 0; round < 200; ++round) sums_of_all(rng, std::make_index_sequence<16>{});
+}
+
+TEST_CASE("to_lane_order undoes Lanes::arrange_masks' order for any set of lanes taken first") {
+  constexpr std::uint64_t seed = 0x1A7E;
+  CAPTURE(seed);
+  SplitMix64 rng(seed);
+  for (std::uint32_t lanes = 1; lanes <= 16; ++lanes) {
+    const std::uint32_t all = (1u << lanes) - 1u;
+    for (int round = 0; round < 64; ++round) {
+      const auto first = static_cast<std::uint32_t>(rng()); // bits past the lanes must not matter
+      // The sweep order: the lanes of `first` ascending, then the others ascending.
+      std::vector<std::uint32_t> order;
+      for (std::uint32_t l = 0; l < lanes; ++l)
+        if (first >> l & 1u) order.push_back(l);
+      for (std::uint32_t l = 0; l < lanes; ++l)
+        if (!(first >> l & 1u)) order.push_back(l);
+      alignas(64) std::array<float, 16> swept{}, back{};
+      for (std::size_t k = 0; k < order.size(); ++k) swept[k] = static_cast<float>(100 + order[k]);
+      _mm512_store_ps(back.data(), cpu::to_lane_order(_mm512_load_ps(swept.data()), first, all));
+      for (std::uint32_t l = 0; l < lanes; ++l) {
+        CAPTURE(lanes);
+        CAPTURE(first);
+        CHECK(back[l] == static_cast<float>(100 + l));
+      }
+    }
+  }
+}
+
 namespace {
 
 template <std::size_t NB, cpu::Update U, bool D, std::size_t NU = (U == cpu::Update::None ? 0 : NB)>

@@ -207,10 +207,14 @@ class Cpu {
     const cpu::RowPrefetcher prefetch(s.words.data(), s.rows, layout.row_words());
     // Sweep-order lanes [from, to): update with gs and the update copy in slot `cur` (unless
     // U is None), then the dot products with the next sample's copy (if D).
+    // With AVX-512 and one block of lanes, `sums` keeps the last sweep's dot products in sweep
+    // order, so that the next sample's steps start from a register.
+    using fb = xsimd::batch<float>;
+    fb sums(0.0f);
     auto sweep = [&]<cpu::Update U, bool D>(std::size_t from, std::size_t to, int cur) {
       cpu::for_blocks<cpu::kMaxFloatBlock>(from, to, [&](std::size_t lo, auto nb) {
-        cpu::float_sweep<decltype(nb)::value, U, D>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
-                                                    dot_copy[1 - cur], p, ln.dots.data() + lo);
+        sums = cpu::float_sweep<decltype(nb)::value, U, D>(ln.xs.data() + lo, ln.gs.data() + lo, keep,
+                                                           upd_copy[cur], dot_copy[1 - cur], p, ln.dots.data() + lo);
       });
     };
     // Without decay: the first n lanes change, and one sweep per block updates those among
@@ -219,8 +223,8 @@ class Cpu {
       cpu::for_blocks_changing<cpu::kMaxFloatBlock>(lanes, n, [&](std::size_t lo, auto nb, auto nu) {
         constexpr std::size_t NB = decltype(nb)::value, NU = decltype(nu)::value;
         constexpr cpu::Update U = NU == 0 ? cpu::Update::None : cpu::Update::Step;
-        cpu::float_sweep<NB, U, true, NU>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
-                                          dot_copy[1 - cur], p, ln.dots.data() + lo);
+        sums = cpu::float_sweep<NB, U, true, NU>(ln.xs.data() + lo, ln.gs.data() + lo, keep, upd_copy[cur],
+                                                 dot_copy[1 - cur], p, ln.dots.data() + lo);
       });
     };
     // Sample 0's dot products (its copy goes to slot 1, read as "next" from slot 0).
@@ -232,7 +236,6 @@ class Cpu {
     // Classifiers whose model has a batched slope take a sample's lanes at once (the same
     // operations, so the same steps): the +-1 labels from one compare of the label against
     // each lane's positive class, the step factors by one select.
-    using fb = xsimd::batch<float>;
     using ub = xsimd::batch<std::uint32_t>;
     constexpr bool batched = requires(const M m, fb v) {
       { m.slopes(v, v) } -> std::same_as<fb>;
@@ -246,10 +249,13 @@ class Cpu {
     const ub plus_one(std::bit_cast<std::uint32_t>(1.0f)), minus_one(std::bit_cast<std::uint32_t>(-1.0f));
     const std::uint32_t all_lanes = lanes >= 32 ? ~0u : (1u << lanes) - 1u;
     // The sweep's dot products (sweep order) as one register in lane order. With AVX-512 it
-    // is built in the register: ten scalar stores read back as one vector load would stall
-    // on store forwarding every sample.
+    // is built in registers: from the sweep's own register when one block held every lane
+    // (`swept_first`: the lanes the sweep took first), else by a broadcast per lane (ten
+    // scalar stores read back as one vector load would stall on store forwarding every sample).
+    std::uint32_t swept_first = all_lanes;
     auto dots_by_lane = [&]() -> fb {
 #if XSIMD_WITH_AVX512F
+      if (lanes <= cpu::kMaxFloatBlock) return fb(cpu::to_lane_order(sums, swept_first, all_lanes));
       __m512 v = _mm512_setzero_ps();
       for (std::size_t k = 0; k < lanes; ++k)
         v = _mm512_mask_broadcastss_ps(v, static_cast<__mmask16>(1u << ln.order[k]), _mm_set_ss(ln.dots[k]));
@@ -280,7 +286,8 @@ class Cpu {
           const fb step = xsimd::bitwise_cast<fb>(xsimd::select(positive, step_pos, step_neg));
           const fb g = step * model.slopes(dots_by_lane(), b);
           g.store_aligned(g_v.data());
-          n = ln.arrange_masks(keep != 1.0f ? all_lanes : changed(g), 0, g_v.data())[0];
+          swept_first = keep != 1.0f ? all_lanes : changed(g);
+          n = ln.arrange_masks(swept_first, 0, g_v.data())[0];
         }
       }
       if (!vector_slopes) {
