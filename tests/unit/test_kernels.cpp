@@ -6,6 +6,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -230,6 +231,40 @@ TEST_CASE("float sweeps: every block size and mode against the scalar update and
     partial_sweeps<cpu::kMaxFloatBlock>(rng, n, std::make_index_sequence<cpu::kMaxFloatBlock>{});
     partial_sweeps<5>(rng, n, std::make_index_sequence<5>{});
     partial_sweeps<1>(rng, n, std::make_index_sequence<1>{});
+  }
+}
+
+TEST_CASE("Lanes orders the lanes that change first, then the wide ones, then the others, each ascending") {
+  constexpr std::uint64_t seed = 0x0DE5;
+  CAPTURE(seed);
+  SplitMix64 rng(seed);
+  // 1..16 lanes take the AVX-512 path where there is one, 17..64 the bit-mask loop, more the
+  // per-class pass of arrange().
+  for (std::size_t lanes : {1, 2, 3, 7, 10, 15, 16, 17, 33, 64, 65, 70}) {
+    CAPTURE(lanes);
+    std::vector<float> model(lanes * 4);
+    cpu::Lanes<float, float> ln(model.data(), lanes, 4);
+    for (int round = 0; round < 50; ++round) {
+      std::vector<int> cls(lanes);
+      for (auto& c : cls) c = static_cast<int>(rng.below(3));
+      for (std::size_t l = 0; l < lanes; ++l) ln.g[l] = static_cast<float>(l) + 0.5f;
+      const auto start = ln.arrange([&](std::size_t l) { return cls[l]; });
+      std::vector<std::size_t> want;
+      for (int c = 0; c < 3; ++c)
+        for (std::size_t l = 0; l < lanes; ++l)
+          if (cls[l] == c) want.push_back(l);
+      CHECK(start[0] == static_cast<std::size_t>(std::count(cls.begin(), cls.end(), 0)));
+      CHECK(start[1] == start[0] + static_cast<std::size_t>(std::count(cls.begin(), cls.end(), 1)));
+      for (std::size_t k = 0; k < lanes; ++k) {
+        CAPTURE(k);
+        REQUIRE(ln.order[k] == want[k]);
+        CHECK(ln.xs[k] == model.data() + 4 * want[k]);
+        CHECK(ln.gs[k] == static_cast<float>(want[k]) + 0.5f);
+        ln.dots[k] = static_cast<float>(k);
+      }
+      ln.scatter_dots();
+      for (std::size_t k = 0; k < lanes; ++k) CHECK(ln.dot[want[k]] == static_cast<float>(k));
+    }
   }
 }
 

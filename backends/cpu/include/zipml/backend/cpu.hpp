@@ -112,72 +112,6 @@ class Cpu {
     counters->lane_updates += updates;
   }
 
-  //! Per sample, the lanes in sweep order: those whose model changes first, so that the
-  //! others are only read (most samples are outside most lanes' margins, and a lane that does
-  //! not change is not stored). `from` are the lanes' own arrays, `to` the sweep-order copies.
-  template <class T, class G>
-  struct Lanes {
-    std::vector<T*> x, xs;
-    std::vector<G> g, gs;
-    std::vector<std::conditional_t<std::is_same_v<T, float>, float, std::int64_t>> dot, dots;
-    std::vector<std::size_t> order;
-    std::vector<std::size_t> placed; // order plus one slot that the branch-free arrange may write
-    std::vector<std::uint8_t> cls;
-
-    Lanes(T* model, std::size_t lanes, std::size_t stride)
-        : x(lanes), xs(lanes), g(lanes, G{}), gs(lanes, G{}), dot(lanes), dots(lanes), order(lanes),
-          placed(lanes + 1), cls(lanes) {
-      for (std::size_t l = 0; l < lanes; ++l) x[l] = model + l * stride, xs[l] = x[l], order[l] = l;
-    }
-    //! Orders the lanes by class(l) in {0, 1, 2}; returns where classes 1 and 2 start. The
-    //! classes are data (which lanes a sample changes), so no branch per lane on its class: up
-    //! to 64 lanes from bit masks of the classes, more by one branch-free pass per class.
-    template <class C>
-    std::array<std::size_t, 2> arrange(C&& class_of) {
-      const std::size_t n = order.size();
-      if (n <= 64) { // the usual case: the classes as bit masks, each placed by counting bits
-        std::uint64_t first = 0, second = 0;
-        for (std::size_t l = 0; l < n; ++l) {
-          const auto c = class_of(l);
-          first |= static_cast<std::uint64_t>(c == 0) << l;
-          second |= static_cast<std::uint64_t>(c == 1) << l;
-        }
-        return arrange_masks(first, second, g.data());
-      }
-      for (std::size_t l = 0; l < n; ++l) cls[l] = static_cast<std::uint8_t>(class_of(l));
-      std::array<std::size_t, 2> start{};
-      std::size_t k = 0;
-      for (std::uint8_t want = 0; want < 3; ++want) {
-        if (want > 0) start[want - 1u] = k;
-        for (std::size_t l = 0; l < n; ++l) {
-          placed[k] = l;
-          k += cls[l] == want;
-        }
-      }
-      for (std::size_t q = 0; q < n; ++q) order[q] = placed[q], xs[q] = x[placed[q]], gs[q] = g[placed[q]];
-      return start;
-    }
-    //! Orders at most 64 lanes: those in `first`, then those in `second`, then the others (bit l
-    //! is lane l); the sweep-order steps from `steps`. Returns where the second and third start.
-    std::array<std::size_t, 2> arrange_masks(std::uint64_t first, std::uint64_t second, const G* steps) {
-      const std::size_t n = order.size();
-      const std::uint64_t all = n >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1u;
-      std::size_t k = 0;
-      auto take = [&](std::uint64_t m) {
-        for (; m != 0; m &= m - 1) order[k++] = static_cast<std::size_t>(std::countr_zero(m));
-        return k;
-      };
-      const std::size_t second_start = take(first & all);
-      const std::size_t third_start = take(second & ~first & all);
-      take(all & ~first & ~second);
-      for (std::size_t q = 0; q < n; ++q) xs[q] = x[order[q]], gs[q] = steps[order[q]];
-      return {second_start, third_start};
-    }
-    void scatter_dots() {
-      for (std::size_t k = 0; k < order.size(); ++k) dot[order[k]] = dots[k];
-    }
-  };
-
   //! The float arithmetic without mini-batches: per sample, fused sweeps apply sample i's
   //! update and compute sample i + 1's dot products.
   template <ModelPolicy M>
@@ -203,7 +137,7 @@ class Cpu {
       cpu::unpack_values(s.features(i, 0).data(), layout, order, dot_copy[slot]);
       if (layout.double_sampled) cpu::unpack_values(s.features(i, 1).data(), layout, order, upd_copy[slot]);
     };
-    Lanes<float, float> ln(model_words.data(), lanes, p);
+    cpu::Lanes<float, float> ln(model_words.data(), lanes, p);
     const cpu::RowPrefetcher prefetch(s.words.data(), s.rows, layout.row_words());
     // Sweep-order lanes [from, to): update with gs and the update copy in slot `cur` (unless
     // U is None), then the dot products with the next sample's copy (if D).
@@ -351,7 +285,7 @@ class Cpu {
       cpu::unpack_fixed(s.features(i, 0).data(), layout, order, dot_copy[slot]);
       if (layout.double_sampled) cpu::unpack_fixed(s.features(i, 1).data(), layout, order, upd_copy[slot]);
     };
-    Lanes<std::int32_t, std::int32_t> ln(model_words.data(), lanes, p);
+    cpu::Lanes<std::int32_t, std::int32_t> ln(model_words.data(), lanes, p);
     const cpu::RowPrefetcher prefetch(s.words.data(), s.rows, layout.row_words());
     // Sweep-order lanes [from, to): dot products with the copy in slot `cur` (if D), then
     // the pending update with gs and the previous sample's update copy (unless U is None).

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -536,6 +537,104 @@ class RowPrefetcher {
  private:
   const stream::Word* words_;
   std::size_t rows_, row_bytes_, ahead_;
+};
+
+//! Per sample, the lanes in sweep order: those whose model changes first, so that the
+//! others are only read (most samples are outside most lanes' margins, and a lane that does
+//! not change is not stored). x, g and dot are indexed by lane; xs, gs and dots by sweep
+//! position, order[k] being the lane at position k. The arrays hold at least 16 entries, so
+//! that with AVX-512 up to 16 lanes are ordered with whole registers (entries past the lanes
+//! are not read).
+template <class T, class G>
+struct Lanes {
+  static constexpr std::size_t kRegisterLanes = 16;
+  std::size_t lanes;
+  std::vector<T*> x, xs;
+  std::vector<G> g, gs;
+  std::vector<std::conditional_t<std::is_same_v<T, float>, float, std::int64_t>> dot, dots;
+  std::vector<std::size_t> order;
+  std::vector<std::size_t> placed; // order plus one slot that the branch-free arrange may write
+  std::vector<std::uint8_t> cls;
+
+  Lanes(T* model, std::size_t n, std::size_t stride)
+      : lanes(n), x(padded(n)), xs(padded(n)), g(padded(n), G{}), gs(padded(n), G{}), dot(n), dots(n),
+        order(padded(n)), placed(n + 1), cls(n) {
+    for (std::size_t l = 0; l < n; ++l) x[l] = model + l * stride, xs[l] = x[l], order[l] = l;
+  }
+  //! Orders the lanes by class(l) in {0, 1, 2}; returns where classes 1 and 2 start. The
+  //! classes are data (which lanes a sample changes), so no branch per lane on its class: up
+  //! to 64 lanes from bit masks of the classes, more by one branch-free pass per class.
+  template <class C>
+  std::array<std::size_t, 2> arrange(C&& class_of) {
+    const std::size_t n = lanes;
+    if (n <= 64) { // the usual case: the classes as bit masks, each placed by counting bits
+      std::uint64_t first = 0, second = 0;
+      for (std::size_t l = 0; l < n; ++l) {
+        const auto c = class_of(l);
+        first |= static_cast<std::uint64_t>(c == 0) << l;
+        second |= static_cast<std::uint64_t>(c == 1) << l;
+      }
+      return arrange_masks(first, second, g.data());
+    }
+    for (std::size_t l = 0; l < n; ++l) cls[l] = static_cast<std::uint8_t>(class_of(l));
+    std::array<std::size_t, 2> start{};
+    std::size_t k = 0;
+    for (std::uint8_t want = 0; want < 3; ++want) {
+      if (want > 0) start[want - 1u] = k;
+      for (std::size_t l = 0; l < n; ++l) {
+        placed[k] = l;
+        k += cls[l] == want;
+      }
+    }
+    for (std::size_t q = 0; q < n; ++q) order[q] = placed[q], xs[q] = x[placed[q]], gs[q] = g[placed[q]];
+    return start;
+  }
+  //! Orders at most 64 lanes: those in `first`, then those in `second`, then the others (bit l
+  //! is lane l), each group ascending; the sweep-order steps from `steps` (16 readable entries
+  //! when there are at most 16 lanes). Returns where the second and third groups start.
+  std::array<std::size_t, 2> arrange_masks(std::uint64_t first, std::uint64_t second, const G* steps) {
+    const std::size_t n = lanes;
+    const std::uint64_t all = n >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1u;
+    const std::uint64_t front = first & all, middle = second & ~first & all, back = all & ~first & ~second;
+    const auto second_start = static_cast<std::size_t>(std::popcount(front));
+    const std::size_t third_start = second_start + static_cast<std::size_t>(std::popcount(middle));
+#if XSIMD_WITH_AVX512F
+    // Up to 16 lanes: each group's lanes compressed out of 0..15 and expanded to its positions,
+    // then the pointers and steps permuted; no branch on the data and no loop.
+    if constexpr (sizeof(G) == 4 && sizeof(T*) == 8 && sizeof(std::size_t) == 8) {
+      if (n <= kRegisterLanes) {
+        const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        auto at = [](std::size_t from, std::size_t to) { // bits [from, to)
+          return static_cast<__mmask16>((1u << to) - (1u << from));
+        };
+        __m512i o = _mm512_maskz_compress_epi32(static_cast<__mmask16>(front), lane);
+        o = _mm512_mask_expand_epi32(o, at(second_start, third_start),
+                                     _mm512_maskz_compress_epi32(static_cast<__mmask16>(middle), lane));
+        o = _mm512_mask_expand_epi32(o, at(third_start, n), _mm512_maskz_compress_epi32(static_cast<__mmask16>(back), lane));
+        const __m512i lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(o));
+        const __m512i hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(o, 1));
+        _mm512_storeu_si512(order.data(), lo);
+        _mm512_storeu_si512(order.data() + 8, hi);
+        const __m512i x_lo = _mm512_loadu_si512(x.data()), x_hi = _mm512_loadu_si512(x.data() + 8);
+        _mm512_storeu_si512(xs.data(), _mm512_permutex2var_epi64(x_lo, lo, x_hi));
+        _mm512_storeu_si512(xs.data() + 8, _mm512_permutex2var_epi64(x_lo, hi, x_hi));
+        _mm512_storeu_si512(gs.data(), _mm512_permutexvar_epi32(o, _mm512_loadu_si512(steps)));
+        return {second_start, third_start};
+      }
+    }
+#endif
+    std::size_t k = 0;
+    for (std::uint64_t m : {front, middle, back})
+      for (; m != 0; m &= m - 1) order[k++] = static_cast<std::size_t>(std::countr_zero(m));
+    for (std::size_t q = 0; q < n; ++q) xs[q] = x[order[q]], gs[q] = steps[order[q]];
+    return {second_start, third_start};
+  }
+  void scatter_dots() {
+    for (std::size_t k = 0; k < lanes; ++k) dot[order[k]] = dots[k];
+  }
+
+ private:
+  static std::size_t padded(std::size_t n) { return std::max(n, kRegisterLanes); }
 };
 
 //! Calls f with std::integral_constant<std::size_t, N> for the runtime n in 1..Max.
