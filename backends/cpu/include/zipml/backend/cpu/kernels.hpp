@@ -552,14 +552,14 @@ struct Lanes {
   std::vector<T*> x, xs;
   std::vector<G> g, gs;
   std::vector<std::conditional_t<std::is_same_v<T, float>, float, std::int64_t>> dot, dots;
-  std::vector<std::size_t> order;
-  std::vector<std::size_t> placed; // order plus one slot that the branch-free arrange may write
+  std::vector<std::uint32_t> order;
+  std::vector<std::uint32_t> placed; // order plus one slot that the branch-free arrange may write
   std::vector<std::uint8_t> cls;
 
   Lanes(T* model, std::size_t n, std::size_t stride)
       : lanes(n), x(padded(n)), xs(padded(n)), g(padded(n), G{}), gs(padded(n), G{}), dot(n), dots(n),
         order(padded(n)), placed(n + 1), cls(n) {
-    for (std::size_t l = 0; l < n; ++l) x[l] = model + l * stride, xs[l] = x[l], order[l] = l;
+    for (std::size_t l = 0; l < n; ++l) x[l] = model + l * stride, xs[l] = x[l], order[l] = static_cast<std::uint32_t>(l);
   }
   //! Orders the lanes by class(l) in {0, 1, 2}; returns where classes 1 and 2 start. The
   //! classes are data (which lanes a sample changes), so no branch per lane on its class: up
@@ -582,7 +582,7 @@ struct Lanes {
     for (std::uint8_t want = 0; want < 3; ++want) {
       if (want > 0) start[want - 1u] = k;
       for (std::size_t l = 0; l < n; ++l) {
-        placed[k] = l;
+        placed[k] = static_cast<std::uint32_t>(l);
         k += cls[l] == want;
       }
     }
@@ -601,20 +601,20 @@ struct Lanes {
 #if XSIMD_WITH_AVX512F
     // Up to 16 lanes: each group's lanes compressed out of 0..15 and expanded to its positions,
     // then the pointers and steps permuted; no branch on the data and no loop.
-    if constexpr (sizeof(G) == 4 && sizeof(T*) == 8 && sizeof(std::size_t) == 8) {
+    if constexpr (sizeof(G) == 4 && sizeof(T*) == 8) {
       if (n <= kRegisterLanes) {
         const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         auto at = [](std::size_t from, std::size_t to) { // bits [from, to)
           return static_cast<__mmask16>((1u << to) - (1u << from));
         };
         __m512i o = _mm512_maskz_compress_epi32(static_cast<__mmask16>(front), lane);
-        o = _mm512_mask_expand_epi32(o, at(second_start, third_start),
-                                     _mm512_maskz_compress_epi32(static_cast<__mmask16>(middle), lane));
+        if (middle != 0) // (rare: the float passes have no middle group)
+          o = _mm512_mask_expand_epi32(o, at(second_start, third_start),
+                                       _mm512_maskz_compress_epi32(static_cast<__mmask16>(middle), lane));
         o = _mm512_mask_expand_epi32(o, at(third_start, n), _mm512_maskz_compress_epi32(static_cast<__mmask16>(back), lane));
+        _mm512_storeu_si512(order.data(), o);
         const __m512i lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(o));
         const __m512i hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(o, 1));
-        _mm512_storeu_si512(order.data(), lo);
-        _mm512_storeu_si512(order.data() + 8, hi);
         const __m512i x_lo = _mm512_loadu_si512(x.data()), x_hi = _mm512_loadu_si512(x.data() + 8);
         _mm512_storeu_si512(xs.data(), _mm512_permutex2var_epi64(x_lo, lo, x_hi));
         _mm512_storeu_si512(xs.data() + 8, _mm512_permutex2var_epi64(x_lo, hi, x_hi));
@@ -625,7 +625,7 @@ struct Lanes {
 #endif
     std::size_t k = 0;
     for (std::uint64_t m : {front, middle, back})
-      for (; m != 0; m &= m - 1) order[k++] = static_cast<std::size_t>(std::countr_zero(m));
+      for (; m != 0; m &= m - 1) order[k++] = static_cast<std::uint32_t>(std::countr_zero(m));
     for (std::size_t q = 0; q < n; ++q) xs[q] = x[order[q]], gs[q] = steps[order[q]];
     return {second_start, third_start};
   }
