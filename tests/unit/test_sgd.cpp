@@ -87,25 +87,31 @@ TEST_CASE_TEMPLATE("least squares fits a linear target at every precision", P, F
 TEST_CASE("one pass over K lanes gives the same models as K binary runs") {
   const std::uint64_t seed = 9;
   INFO("seed=", seed);
-  const auto ds = synthetic(600, 13, 4, seed);
-  for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
-    CAPTURE(to_string(a));
-    Options o;
-    o.arithmetic = a;
-    o.epochs = 3;
-    o.step = 1.0f / 64;
-    Sgd<L2Svm, Quantized<4>, Cpu> all(o, L2Svm{1.0f, 1.5f});
-    all.fit(ds);
-    REQUIRE(all.classes().size() == 4);
-    for (std::size_t c = 0; c < 4; ++c) {
-      Options oc = o;
-      oc.positive_label = static_cast<float>(c);
-      Sgd<L2Svm, Quantized<4>, Cpu> one(oc, L2Svm{1.0f, 1.5f});
-      one.fit(ds);
-      for (std::size_t j = 0; j < ds.dim(); ++j) {
-        CAPTURE(c);
-        CAPTURE(j);
-        CHECK(one.weights()(0, j) == all.weights()(c, j));
+  // On one thread, K = 4: one block of lanes, ordered in registers with AVX-512; 12: two
+  // blocks; 20: the lanes ordered by the bit-mask loop and the steps computed per lane.
+  for (std::size_t k : {4, 12, 20}) {
+    CAPTURE(k);
+    const auto ds = synthetic(600, 13, k, seed);
+    for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+      CAPTURE(to_string(a));
+      Options o;
+      o.arithmetic = a;
+      o.epochs = 3;
+      o.step = 1.0f / 64;
+      o.threads = 1;
+      Sgd<L2Svm, Quantized<4>, Cpu> all(o, L2Svm{1.0f, 1.5f}, Cpu{1});
+      all.fit(ds);
+      REQUIRE(all.classes().size() == k);
+      for (std::size_t c = 0; c < k; ++c) {
+        Options oc = o;
+        oc.positive_label = static_cast<float>(c);
+        Sgd<L2Svm, Quantized<4>, Cpu> one(oc, L2Svm{1.0f, 1.5f}, Cpu{1});
+        one.fit(ds);
+        for (std::size_t j = 0; j < ds.dim(); ++j) {
+          CAPTURE(c);
+          CAPTURE(j);
+          CHECK(one.weights()(0, j) == all.weights()(c, j));
+        }
       }
     }
   }
@@ -139,7 +145,7 @@ TEST_CASE("threads and lane splits do not change the result") {
 
 TEST_CASE("more than 64 lanes: the same models on one thread as split across two") {
   // One thread orders its 65+ lanes with a pass per class, each of two threads its half of
-  // them from bit masks (Cpu's Lanes::arrange); the models must not depend on which.
+  // them from bit masks (cpu::Lanes::arrange); the models must not depend on which.
   const std::uint64_t seed = 71;
   INFO("seed=", seed);
   check_thread_split<Quantized<4>>(synthetic(6000, 24, 70, seed), L2Svm{1.0f, 1.5f}, 1, 2, 65);
