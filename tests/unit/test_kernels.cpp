@@ -95,6 +95,16 @@ TEST_CASE("unpacking into kernel order equals the stream reader, padding values 
       cpu::aligned_vector<std::int32_t> got_a(order.padded(), -7);
       cpu::unpack_values(words.data(), layout, order, got_v.data());
       cpu::unpack_fixed(words.data(), layout, order, got_a.data());
+      // The levels are the values in units of level_unit, exactly (padding included).
+      cpu::aligned_vector<float> levels(order.padded(), -7.0f);
+      cpu::unpack_levels(words.data(), layout, order, levels.data());
+      const float unit = cpu::level_unit(layout);
+      for (std::size_t p = 0; p < order.padded(); ++p)
+        if (std::bit_cast<std::uint32_t>(levels[p] * unit) != std::bit_cast<std::uint32_t>(got_v[p]) ||
+            (!layout.is_float() && levels[p] != std::nearbyint(levels[p]))) {
+          FAIL_CHECK("position ", p, ": level ", levels[p], " x ", unit, " is not the value ", got_v[p]);
+          break;
+        }
       std::vector<char> real(order.padded(), 0);
       for (std::size_t j = 0; j < d; ++j) {
         const std::size_t p = order.position(j);

@@ -133,9 +133,12 @@ class Cpu {
     float* dot_copy[2] = {buf.data(), buf.data() + p};
     float* upd_copy[2] = {layout.double_sampled ? buf.data() + 2 * p : dot_copy[0],
                           layout.double_sampled ? buf.data() + 3 * p : dot_copy[1]};
+    // The copies hold feature levels (cpu::unpack_levels): the sweeps' dot products are in
+    // units of 1 / unit, and the steps they apply are g * unit (both exact).
+    const float unit = cpu::level_unit(layout);
     auto unpack = [&](std::size_t i, int slot) {
-      cpu::unpack_values(s.features(i, 0).data(), layout, order, dot_copy[slot]);
-      if (layout.double_sampled) cpu::unpack_values(s.features(i, 1).data(), layout, order, upd_copy[slot]);
+      cpu::unpack_levels(s.features(i, 0).data(), layout, order, dot_copy[slot]);
+      if (layout.double_sampled) cpu::unpack_levels(s.features(i, 1).data(), layout, order, upd_copy[slot]);
     };
     cpu::Lanes<float, float> ln(model_words.data(), lanes, p);
     const cpu::RowPrefetcher prefetch(s.words.data(), s.rows, layout.row_words());
@@ -218,8 +221,8 @@ class Cpu {
           const auto positive = ub::load_aligned(positive_of.data()) == ub(bits);
           const fb b = xsimd::bitwise_cast<fb>(xsimd::select(positive, plus_one, minus_one));
           const fb step = xsimd::bitwise_cast<fb>(xsimd::select(positive, step_pos, step_neg));
-          const fb g = step * model.slopes(dots_by_lane(), b);
-          g.store_aligned(g_v.data());
+          const fb g = step * model.slopes(dots_by_lane() * fb(unit), b);
+          (g * fb(unit)).store_aligned(g_v.data());
           swept_first = keep != 1.0f ? all_lanes : changed(g);
           n = ln.arrange_masks(swept_first, 0, g_v.data())[0];
         }
@@ -227,7 +230,7 @@ class Cpu {
       if (!vector_slopes) {
         for (std::size_t l = 0; l < lanes; ++l) {
           const float b = lane_label(positives, first + l, bits);
-          ln.g[l] = gamma(c, b) * scale * model.slope(ln.dot[l], b);
+          ln.g[l] = gamma(c, b) * scale * model.slope(ln.dot[l] * unit, b) * unit;
         }
         n = ln.arrange([&](std::size_t l) { return keep != 1.0f || ln.g[l] != 0.0f ? 0 : 2; })[0];
       }

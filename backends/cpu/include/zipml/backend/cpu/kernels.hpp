@@ -215,11 +215,16 @@ inline void unpack_row(const std::uint32_t* slots, const KernelOrder& order, T u
   using ib = xsimd::batch<std::int32_t>;
   constexpr std::size_t w = KernelOrder::width;
   const std::size_t full = order.full_groups(), group = order.group();
+  const bool scaled = unit != T(1);
   auto emit = [&](T* dst, ib v) {
-    if constexpr (std::is_same_v<T, float>)
-      (xsimd::to_float(v) * xsimd::batch<float>(unit)).store_aligned(dst);
-    else
+    if constexpr (std::is_same_v<T, float>) {
+      if (scaled)
+        (xsimd::to_float(v) * xsimd::batch<float>(unit)).store_aligned(dst);
+      else
+        xsimd::to_float(v).store_aligned(dst);
+    } else {
       v.store_aligned(dst);
+    }
   };
   for (std::size_t g = 0; g < full; ++g) {
     T* dst = out + g * group;
@@ -270,6 +275,25 @@ inline void unpack_values(const stream::Word* words, const stream::Layout& layou
   }
   const float unit = std::ldexp(1.0f, -static_cast<int>(layout.feature_fraction_bits()));
   detail::unpack_q<float>(reinterpret_cast<const std::uint32_t*>(words), layout, order, unit, out);
+}
+
+//! What a feature level of this layout is worth: 2^-F for Q-bit features (1 for float32).
+[[nodiscard]] inline float level_unit(const stream::Layout& layout) noexcept {
+  return layout.is_float() ? 1.0f : std::ldexp(1.0f, -static_cast<int>(layout.feature_fraction_bits()));
+}
+
+//! As unpack_values, but Q-bit features as their levels (value / level_unit, integers as
+//! floats), without the multiply. The float passes train on levels: a power-of-two factor
+//! commutes with rounding, so x a = (x level) unit and x - g a = x - (g unit) level give the
+//! same floats bit for bit (as long as nothing reaches the denormal range), and the pass
+//! scales each sample's dot products and steps once instead of every feature.
+inline void unpack_levels(const stream::Word* words, const stream::Layout& layout, const KernelOrder& order,
+                          float* out) noexcept {
+  if (layout.is_float()) {
+    detail::copy_floats(reinterpret_cast<const float*>(words), layout.dim, order, out);
+    return;
+  }
+  detail::unpack_q<float>(reinterpret_cast<const std::uint32_t*>(words), layout, order, 1.0f, out);
 }
 
 //! The engine's float32 feature conversion for a register: sat_18(floor(a 2^16 + 1/2)), NaN
