@@ -50,6 +50,16 @@ double train_score(const data::Dataset& ds, Arithmetic a, std::size_t epochs, fl
   return sgd.score(ds);
 }
 
+//! The small multi-class jobs below: this arithmetic, step 1/64, on `threads` threads.
+Options small_job(Arithmetic a, std::size_t epochs, unsigned threads) {
+  Options o;
+  o.arithmetic = a;
+  o.epochs = epochs;
+  o.step = 1.0f / 64;
+  o.threads = threads;
+  return o;
+}
+
 } // namespace
 
 TEST_CASE_TEMPLATE("classifiers converge on separable data at every precision", P, Float32, Quantized<8>,
@@ -94,11 +104,7 @@ TEST_CASE("one pass over K lanes gives the same models as K binary runs") {
     const auto ds = synthetic(600, 13, k, seed);
     for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
       CAPTURE(to_string(a));
-      Options o;
-      o.arithmetic = a;
-      o.epochs = 3;
-      o.step = 1.0f / 64;
-      o.threads = 1;
+      const Options o = small_job(a, 3, 1);
       Sgd<L2Svm, Quantized<4>, Cpu> all(o, L2Svm{1.0f, 1.5f}, Cpu{1});
       all.fit(ds);
       REQUIRE(all.classes().size() == k);
@@ -123,11 +129,7 @@ template <class P, class M>
 void check_thread_split(const data::Dataset& ds, const M& model, unsigned t1, unsigned t2, std::size_t min_lanes) {
   for (Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
     CAPTURE(to_string(a));
-    Options o;
-    o.arithmetic = a;
-    o.epochs = 2;
-    o.step = 1.0f / 64;
-    o.threads = t1;
+    Options o = small_job(a, 2, t1);
     Sgd<M, P, Cpu> one(o, model, Cpu{t1});
     one.fit(ds);
     REQUIRE(one.classes().size() >= min_lanes);

@@ -265,6 +265,11 @@ inline void copy_floats(const float* src, std::size_t d, const KernelOrder& orde
 
 } // namespace detail
 
+//! What a feature level of this layout is worth: 2^-F for Q-bit features (1 for float32).
+[[nodiscard]] inline float level_unit(const stream::Layout& layout) noexcept {
+  return layout.is_float() ? 1.0f : std::ldexp(1.0f, -static_cast<int>(layout.feature_fraction_bits()));
+}
+
 //! One copy of a row's features in kernel order, as real values (the float arithmetic).
 //! `out` holds order.padded() values and is 64-byte aligned; little-endian words.
 inline void unpack_values(const stream::Word* words, const stream::Layout& layout, const KernelOrder& order,
@@ -273,13 +278,7 @@ inline void unpack_values(const stream::Word* words, const stream::Layout& layou
     detail::copy_floats(reinterpret_cast<const float*>(words), layout.dim, order, out);
     return;
   }
-  const float unit = std::ldexp(1.0f, -static_cast<int>(layout.feature_fraction_bits()));
-  detail::unpack_q<float>(reinterpret_cast<const std::uint32_t*>(words), layout, order, unit, out);
-}
-
-//! What a feature level of this layout is worth: 2^-F for Q-bit features (1 for float32).
-[[nodiscard]] inline float level_unit(const stream::Layout& layout) noexcept {
-  return layout.is_float() ? 1.0f : std::ldexp(1.0f, -static_cast<int>(layout.feature_fraction_bits()));
+  detail::unpack_q<float>(reinterpret_cast<const std::uint32_t*>(words), layout, order, level_unit(layout), out);
 }
 
 //! As unpack_values, but Q-bit features as their levels (value / level_unit, integers as
