@@ -328,8 +328,30 @@ module sgd_engine #(
   // ================= lanes =================
   logic [LANES-1:0] g_ready;
   logic [32*V-1:0]  lane_model [0:LANES-1];
+  // between the lanes and their shared gradient unit
+  logic [LANES-1:0]    sum_valid, sum_take, g_valid;
+  logic [64*LANES-1:0] lane_sums;
+  logic [32*LANES-1:0] sum_labels;
+  logic [24:0]         g_shared;
 
   assign g_ready_all = &g_ready;
+
+  shared_gradient #(.LANES(LANES)) u_gradient (
+    .clk        (clk),
+    .rst_n      (rst_n),
+    .frac_i     (frac),
+    .loss_i     (loss),
+    .step_i     (cfg.step),
+    .step_pos_i (cfg.step_cost_pos),
+    .step_neg_i (cfg.step_cost_neg),
+    .halvings_i (halvings),
+    .valid_i    (sum_valid),
+    .sum_i      (lane_sums),
+    .label_i    (sum_labels),
+    .take_o     (sum_take),
+    .g_valid_o  (g_valid),
+    .g_o        (g_shared)
+  );
 
   for (genvar k = 0; k < LANES; k++) begin : g_lane
     sgd_lane #(.PRECISION(PRECISION), .LINES(LINES), .LINE_W(LINE_W)) u_lane (
@@ -337,11 +359,6 @@ module sgd_engine #(
       .rst_n         (rst_n),
       .lambda_i      (cfg.lambda_shift),
       .frac_i        (frac),
-      .loss_i        (loss),
-      .step_i        (cfg.step),
-      .step_pos_i    (cfg.step_cost_pos),
-      .step_neg_i    (cfg.step_cost_neg),
-      .halvings_i    (halvings),
       .binarize_i    (cfg.binarize),
       .positive_i    (lane_mode ? lane_labels[32*k +: 32] : cfg.binarize_label),
       .rd_i          (c0_model || out_issue),
@@ -363,6 +380,12 @@ module sgd_engine #(
       .label_valid_i (label_valid_q),
       .label_bits_i  (label_bits_q),
       .label_fixed_i (label_fixed_q),
+      .sum_valid_o   (sum_valid[k]),
+      .sum_o         (lane_sums[64*k +: 64]),
+      .sum_label_o   (sum_labels[32*k +: 32]),
+      .sum_take_i    (sum_take[k]),
+      .g_valid_i     (g_valid[k]),
+      .g_i           (g_shared),
       .g_ready_o     (g_ready[k])
     );
   end

@@ -1,4 +1,5 @@
-// zipml — one model lane: its model memories, updater, dot product and gradient unit.
+// zipml — one model lane: its model memories, updater and dot product, and its queues to and
+// from the gradient unit that the lanes share (shared_gradient).
 //
 // The engine drives every lane with the same beats (docs/RTL.md, "pipeline"):
 //   c0  rd_i reads model line rd_line_i from both RAMs (the model and the mini-batch snapshot);
@@ -7,8 +8,9 @@
 //   c3  the updated line is written back (wr_i, wr_snap_i) and, or the snapshot line
 //       (use_snap_i), goes to the dot product with the row's features dot_a_i.
 // Labels arrive as their float32 bits and their Q9.23 value; the lane binarizes against its
-// own positive label. A row's exact dot sum and its label make one gradient G, queued (two
-// entries) until the row two rows later applies it.
+// own positive label. A row's exact dot sum and its label wait (two entries each) for the lane's
+// turn at the shared gradient unit; the G that comes back is queued (two entries) until the
+// row two rows later applies it.
 module sgd_lane #(
   parameter int PRECISION = 32,
   // model lines (feature words per copy) the memories hold
@@ -23,11 +25,6 @@ module sgd_lane #(
   // configuration
   input  logic [31:0]       lambda_i,
   input  logic [4:0]        frac_i,
-  input  logic [1:0]        loss_i,
-  input  logic [31:0]       step_i,
-  input  logic [31:0]       step_pos_i,
-  input  logic [31:0]       step_neg_i,
-  input  logic [6:0]        halvings_i,
   input  logic              binarize_i,
   input  logic [31:0]       positive_i,     // float32 bits of this lane's positive label
   // c0
@@ -54,6 +51,14 @@ module sgd_lane #(
   input  logic              label_valid_i,
   input  logic [31:0]       label_bits_i,
   input  logic [31:0]       label_fixed_i,
+  // to the shared gradient unit: the oldest (sum, label), taken when sum_take_i
+  output logic              sum_valid_o,
+  output logic [63:0]       sum_o,
+  output logic [31:0]       sum_label_o,
+  input  logic              sum_take_i,
+  // from it: this lane's next G
+  input  logic              g_valid_i,
+  input  logic [24:0]       g_i,
   // a gradient is queued
   output logic              g_ready_o
 );
@@ -164,6 +169,34 @@ module sgd_lane #(
     .out_sum_o   (dot_sum)
   );
 
+  // ---- sums: a two-entry queue, so that the dot product never waits for the lane's turn ----
+  // A sum taken in the cycle it leaves the dot product, with the queue empty, bypasses it
+  // (one lane, or lane 0, keeps the latency of a gradient unit of its own).
+  logic [63:0] sq_q [0:1];
+  logic [1:0]  sq_count_q;
+  logic        s_push, s_pop, s_bypass;
+
+  assign dot_out_ready = 1'b1;
+  assign s_bypass      = sum_take_i && sq_count_q == 2'd0;
+  assign s_push        = dot_out_valid && !s_bypass;
+  assign s_pop         = sum_take_i && !s_bypass;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      sq_count_q <= '0;
+    end else begin
+      sq_count_q <= sq_count_q + 2'(s_push) - 2'(s_pop);
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (s_pop) sq_q[0] <= sq_q[1];
+    if (s_push) begin
+      if (sq_count_q - 2'(s_pop) == 2'd0) sq_q[0] <= dot_sum;
+      else sq_q[1] <= dot_sum;
+    end
+  end
+
   // ---- labels: a two-entry queue (at most two rows' labels wait for their sums) ----
   logic [31:0] lq_q [0:1];
   logic [1:0]  lq_count_q;
@@ -190,31 +223,13 @@ module sgd_lane #(
     end
   end
 
-  // ---- gradient unit: (sum, label) -> G ----
-  logic grad_in_valid, grad_in_ready, grad_out_valid;
-
-  assign grad_in_valid = dot_out_valid && lq_count_q != 2'd0;
-  assign dot_out_ready = grad_in_ready && lq_count_q != 2'd0;
-  assign l_pop         = grad_in_valid && grad_in_ready;
-  assign g_push        = grad_out_valid;
-
-  gradient_unit u_gradient (
-    .clk         (clk),
-    .rst_n       (rst_n),
-    .frac_i      (frac_i),
-    .loss_i      (loss_i),
-    .step_i      (step_i),
-    .step_pos_i  (step_pos_i),
-    .step_neg_i  (step_neg_i),
-    .halvings_i  (halvings_i),
-    .in_valid_i  (grad_in_valid),
-    .in_ready_o  (grad_in_ready),
-    .in_sum_i    (dot_sum),
-    .in_label_i  (lq_q[0]),
-    .out_valid_o (grad_out_valid),
-    .out_ready_i (1'b1),           // the queue has room by construction (docs/RTL.md)
-    .out_g_o     (g_new)
-  );
+  // ---- to and from the shared gradient unit ----
+  assign sum_valid_o = (sq_count_q != 2'd0 || dot_out_valid) && lq_count_q != 2'd0;
+  assign sum_o       = sq_count_q != 2'd0 ? sq_q[0] : dot_sum;
+  assign sum_label_o = lq_q[0];
+  assign l_pop       = sum_take_i;
+  assign g_push      = g_valid_i;
+  assign g_new       = g_i;
 
 `ifdef VERILATOR
   // the schedule's invariants; a violation is an engine bug
@@ -224,6 +239,8 @@ module sgd_lane #(
       if (g_pop && gq_count_q == 2'd0 && !g_push) $error("sgd_lane: gradient taken from an empty queue");
       if (g_push && !g_pop && gq_count_q == 2'd2) $error("sgd_lane: gradient queue overflow");
       if (l_push && !l_pop && lq_count_q == 2'd2) $error("sgd_lane: label queue overflow");
+      if (s_push && !s_pop && sq_count_q == 2'd2) $error("sgd_lane: sum queue overflow");
+      if (sum_take_i && !sum_valid_o) $error("sgd_lane: sum taken from an empty queue");
     end
   end
 `endif
