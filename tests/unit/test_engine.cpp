@@ -61,6 +61,7 @@ Dataset make_ds(std::size_t n, std::size_t d, const std::vector<float>& f, const
 // ----- the reference, from docs/ENGINE.md ------------------------------------------------------
 
 i128 rshift(i128 v, int s) { return s == 0 ? v : (v + (i128{1} << (s - 1))) >> s; } // round half up
+std::int64_t floor_div(std::int64_t v, std::int64_t m) { return v / m - (v % m != 0 && (v < 0) != (m < 0) ? 1 : 0); }
 i128 sat(i128 v, int n) {
   const i128 hi = (i128{1} << (n - 1)) - 1, lo = -(i128{1} << (n - 1));
   return v < lo ? lo : v > hi ? hi : v;
@@ -120,7 +121,7 @@ struct RefStats {
 //! One epoch of the engine arithmetic over all lanes; `x` is lanes x d, updated in place.
 void ref_engine_epoch(const Config& c, const std::vector<float>& lane_labels, const std::vector<Word>& words,
                       std::size_t rows, const RefLayout& l, std::size_t epoch, std::vector<std::int32_t>& x,
-                      RefStats& st) {
+                      RefStats& st, const engine::ModelWord& word = {}) {
   const std::size_t d = l.d, lanes = lane_labels.empty() ? 1 : lane_labels.size();
   const int f = l.frac();
   const bool ls = std::bit_cast<std::uint32_t>(c.step_cost_neg) == kMarker &&
@@ -140,6 +141,18 @@ void ref_engine_epoch(const Config& c, const std::vector<float>& lane_labels, co
     copy2[i] = l.ds ? ref_decode(row + l.fw(), l) : copy1[i];
   }
   for (std::size_t lane = 0; lane < lanes; ++lane) {
+    // A narrower model word (Cpu::model_word): the words a sample updates are rounded to
+    // multiples of 2^k (half up, or with the lane's draws in order: sample, then feature) and
+    // clamped to the word's range at that scale.
+    const int k = engine::kModelFractionBits - word.fraction_bits;
+    const std::int64_t top = (std::int64_t{1} << (word.bits - 1)) - 1;
+    SplitMix64 draws(word.seed, epoch, lane);
+    auto narrowed = [&](std::int64_t v) {
+      const std::int64_t low = word.stochastic ? static_cast<std::int64_t>(draws() % (std::uint64_t{1} << k))
+                                               : (k > 0 ? std::int64_t{1} << (k - 1) : 0);
+      const std::int64_t q = std::clamp<std::int64_t>(floor_div(v + low, std::int64_t{1} << k), -top - 1, top);
+      return q * (std::int64_t{1} << k);
+    };
     // hist[i + 1] = x^(i); hist[0] = x^(-1).
     std::vector<std::vector<std::int64_t>> hist(rows + 1, std::vector<std::int64_t>(d));
     for (std::size_t j = 0; j < d; ++j) hist[0][j] = x[lane * d + j];
@@ -191,6 +204,8 @@ void ref_engine_epoch(const Config& c, const std::vector<float>& lane_labels, co
         next[j] = static_cast<std::int64_t>(sat(v, 32));
         st.x_saturated += next[j] != v ? 1 : 0;
       }
+      if (!word.is_engine() && (g != 0 || c.lambda_shift < 32))
+        for (std::size_t j = 0; j < d; ++j) next[j] = narrowed(next[j]);
       st.samples += 1;
     }
     for (std::size_t j = 0; j < d; ++j) x[lane * d + j] = static_cast<std::int32_t>(hist[rows][j]);
@@ -267,6 +282,7 @@ struct Case {
   int lanes = 1;
   unsigned threads = 1;
   Arithmetic arithmetic = Arithmetic::Engine;
+  engine::ModelWord word{}; // Cpu::model_word
 
   [[nodiscard]] std::string describe() const {
     static const char* models[] = {"least-squares", "l2svm", "logistic"};
@@ -277,6 +293,9 @@ struct Case {
        << " range=" << (mm ? "[-1,1]" : "[0,1]") << " mask=" << mask << " lambda=" << lambda
        << " decay=" << decay << " lanes=" << lanes << " threads=" << threads
        << " arithmetic=" << zipml::to_string(arithmetic);
+    if (!word.is_engine())
+      os << " model word=" << word.bits << " bits, " << word.fraction_bits << " fraction bits, "
+         << (word.stochastic ? "stochastic" : "nearest");
     return os.str();
   }
 };
@@ -386,6 +405,7 @@ void run_case(const Case& cs, Totals& tot) {
   const RefLayout rl{P::bits, d, cs.mm, po.double_sampled};
   Cpu cpu;
   cpu.threads = cs.threads;
+  cpu.model_word = cs.word;
   for (std::size_t e = 0; e < epochs; ++e) {
     // Stochastic rounding: a fresh quantization every epoch, as Sgd's requantize does.
     if (e == 0 || P::rounding::stochastic) {
@@ -397,7 +417,7 @@ void run_case(const Case& cs, Totals& tot) {
     cpu.run_epoch(M{}, job, e, state);
     ++tot.runs;
     if (cs.arithmetic == Arithmetic::Engine) {
-      ref_engine_epoch(c, lane_labels, packed.words, n, rl, e, xe, tot.st);
+      ref_engine_epoch(c, lane_labels, packed.words, n, rl, e, xe, tot.st, cs.word);
       for (std::size_t lane = 0; lane < lanes; ++lane)
         for (std::size_t j = 0; j < d; ++j) {
           const std::int32_t want = xe[lane * d + j], got = state.fixed[lane * d + j];
@@ -446,6 +466,36 @@ void dispatch(const Case& cs, Totals& tot) {
     case 8: run_case<M, Quantized<8, Stochastic>>(cs, tot); break;
     default: run_case<M, Quantized<4, Stochastic>>(cs, tot); break;
   }
+}
+
+//! Narrower model words (Cpu::model_word) on a cross-section of the cases run_all covers.
+Totals run_narrow(std::uint64_t base_seed) {
+  const engine::ModelWord words[] = {{16, 13, false, 7}, {16, 13, true, 7}, {12, 8, true, 9}, {24, 19, false, 1},
+                                     {20, 23, true, 3}, {26, 20, true, 5}};
+  Totals tot;
+  std::uint64_t k = 0;
+  for (int model = 0; model < 3; ++model)
+    for (int prec : {0, 3, 4, 7})
+      for (std::uint16_t mask : {std::uint16_t{0}, std::uint16_t{3}})
+        for (std::uint32_t lambda : {32u, 6u})
+          for (int lanes : {1, 3})
+            for (const auto& w : words) {
+              Case cs;
+              cs.seed = base_seed + k++;
+              cs.model = model;
+              cs.precision = prec;
+              cs.mm = (k & 1) != 0;
+              cs.mask = mask;
+              cs.lambda = lambda;
+              cs.decay = (k & 2) != 0;
+              cs.lanes = lanes;
+              cs.threads = lanes == 3 && (k & 4) != 0 ? 2 : 1;
+              cs.word = w;
+              if (model == 0) dispatch<LeastSquares>(cs, tot);
+              else if (model == 1) dispatch<L2Svm>(cs, tot);
+              else dispatch<Logistic>(cs, tot);
+            }
+  return tot;
 }
 
 Totals run_all(Arithmetic arithmetic, std::uint64_t base_seed) {
@@ -852,6 +902,78 @@ TEST_CASE("engine arithmetic: Cpu::run_epoch matches the docs/ENGINE.md referenc
   CHECK(t.st.g_zero_by_shift > 0);
   CHECK(t.st.dot_saturated > 0);
   CHECK(t.st.x_saturated > 0);
+}
+
+TEST_CASE("narrower model words: engine::narrow rounds and saturates at the word's scale") {
+  const engine::ModelWord w{16, 13}; // multiples of 2^10 in Q9.23, 16 bits at that scale
+  CHECK(w.valid());
+  CHECK_FALSE(w.is_engine());
+  CHECK(engine::narrow(511, w, 0) == 0);
+  CHECK(engine::narrow(512, w, 0) == 1024); // half up
+  CHECK(engine::narrow(-512, w, 0) == 0);
+  CHECK(engine::narrow(-513, w, 0) == -1024);
+  CHECK(engine::narrow(5 * 1024, w, 12345) == 5 * 1024); // on the grid: unchanged, whatever the draw
+  CHECK(engine::narrow(std::numeric_limits<std::int32_t>::max(), w, 0) == 32767 * 1024);
+  CHECK(engine::narrow(std::numeric_limits<std::int32_t>::min(), w, 0) == -32768 * 1024);
+  CHECK(engine::narrow(40000 * 1024, w, 0) == 32767 * 1024);
+  const engine::ModelWord e{};
+  CHECK(e.is_engine());
+  CHECK(engine::narrow(-123457, e, 99) == -123457);
+  CHECK_FALSE((engine::ModelWord{16, 24}).valid()); // more fraction bits than Q9.23
+  CHECK_FALSE((engine::ModelWord{30, 20}).valid()); // 30 + 3 bits do not fit a Q9.23 word
+  CHECK_FALSE((engine::ModelWord{1, 0}).valid());
+  SUBCASE("stochastic rounding is unbiased: up with the probability of the remainder") {
+    const std::uint64_t seed = 0x57AC;
+    INFO("seed ", seed);
+    SplitMix64 rng(seed);
+    const engine::ModelWord sw{16, 13, true};
+    for (const std::int32_t x : {300, -300, 1023, -5 * 1024 + 1, 7 * 1024 + 512}) {
+      INFO("x ", x);
+      const std::int32_t lo = static_cast<std::int32_t>(std::floor(x / 1024.0)) * 1024;
+      double sum = 0.0;
+      constexpr int n = 100000;
+      for (int i = 0; i < n; ++i) {
+        const std::int32_t y = engine::narrow(x, sw, rng());
+        REQUIRE((y == lo || y == lo + 1024));
+        sum += y;
+      }
+      // mean within 5 standard errors (at most 512 / sqrt(n) = 1.6) of x
+      CHECK(std::abs(sum / n - x) < 8.5);
+    }
+  }
+}
+
+TEST_CASE("narrower model words: Cpu::run_epoch rounds every updated word as the reference does") {
+  const Totals t = run_narrow(0xA7000000ULL);
+  MESSAGE("narrow: ", t.runs, " epochs, ", t.words, " model words compared (", t.nonzero_words, " non-zero)");
+  CHECK(t.mismatches == 0);
+  CHECK(t.nonzero_words > t.words / 2);
+}
+
+TEST_CASE("narrower model words: refused for the float arithmetic and for words that are not narrower") {
+  const Dataset ds = make_ds(2, 2, {1.0f, 0.5f, 1.0f, 0.25f}, {1.0f, -1.0f});
+  const PackedStream packed = zipml::stream::pack<Quantized<8>>(ds, {});
+  TrainJob job;
+  job.config.dim = 2;
+  job.config.samples = 2;
+  job.config.step = 0.5f;
+  job.config.step_cost_neg = job.config.step_cost_pos = std::bit_cast<float>(kMarker);
+  job.config.precision = stream::precision_code(8);
+  job.data = &packed;
+  job.arithmetic = Arithmetic::Float;
+  ModelState st;
+  st.reset(Arithmetic::Float, 1, 2);
+  Cpu cpu;
+  cpu.model_word = {16, 13};
+  CHECK_THROWS_WITH_AS(cpu.run_epoch(LeastSquares{}, job, 0, st), doctest::Contains("engine arithmetic"), zipml::Error);
+  job.arithmetic = Arithmetic::Engine;
+  st.reset(Arithmetic::Engine, 1, 2);
+  cpu.model_word = {30, 20};
+  CHECK_THROWS_WITH_AS(cpu.run_epoch(LeastSquares{}, job, 0, st), doctest::Contains("30 bits with 20 fraction bits"),
+                       zipml::Error);
+  cpu.model_word = {16, 13};
+  cpu.run_epoch(LeastSquares{}, job, 0, st);
+  for (const std::int32_t w : st.fixed) CHECK(w % 1024 == 0);
 }
 
 TEST_CASE("float arithmetic: Cpu::run_epoch matches a double-precision reference") {

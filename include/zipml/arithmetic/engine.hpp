@@ -109,6 +109,39 @@ struct StepFactor {
   return static_cast<std::int32_t>(saturate(static_cast<std::int64_t>(x) - decay - step, 32));
 }
 
+//! A narrower model word than the engine's, to measure what one would cost in accuracy
+//! (docs/PERFORMANCE.md, "Narrower model words"): `bits` bits with `fraction_bits` of them
+//! after the binary point, so it holds the multiples of 2^-fraction_bits in
+//! [-2^(bits-1-fraction_bits), 2^(bits-1-fraction_bits)). The default is the engine's own
+//! Q9.23 word. The CPU backend can store every updated word so (Cpu::model_word); the RTL
+//! engine does not implement narrower words.
+struct ModelWord {
+  int bits = kModelBits;
+  int fraction_bits = kModelFractionBits;
+  bool stochastic = false;  //!< round up with the probability of the remainder (unbiased), else half up
+  std::uint64_t seed = 1;   //!< of the stochastic rounding
+
+  //! Q9.23 fraction bits the narrower word drops.
+  [[nodiscard]] constexpr int dropped() const noexcept { return kModelFractionBits - fraction_bits; }
+  [[nodiscard]] constexpr bool is_engine() const noexcept {
+    return bits == kModelBits && fraction_bits == kModelFractionBits;
+  }
+  //! Whether every such word is also a Q9.23 word (the pass keeps the model in Q9.23).
+  [[nodiscard]] constexpr bool valid() const noexcept {
+    return bits >= 2 && fraction_bits >= 0 && fraction_bits <= kModelFractionBits && bits + dropped() <= kModelBits;
+  }
+};
+
+//! A Q9.23 word as the narrower word `w` stores it (still in Q9.23): rounded to a multiple of
+//! 2^w.dropped() (half up; or, when stochastic, up with probability remainder / 2^dropped,
+//! `random` supplying the uniform low bits) and saturated to w.bits bits at that scale.
+[[nodiscard]] constexpr std::int32_t narrow(std::int32_t x, const ModelWord& w, std::uint64_t random) noexcept {
+  const int s = w.dropped();
+  const std::int64_t low = static_cast<std::int64_t>(random & ((std::uint64_t{1} << s) - 1u));
+  const std::int64_t q = w.stochastic ? (static_cast<std::int64_t>(x) + low) >> s : round_shift(x, s);
+  return static_cast<std::int32_t>(saturate(q, w.bits) * (std::int64_t{1} << s));
+}
+
 //! Knots of the piecewise-linear sigmoid: round(sigma(k/2) * 2^23) for k = 0..16.
 inline constexpr std::array<std::int32_t, 17> kSigmoidKnots = {
     4194304, 5221567, 6132564, 6858312, 7388661, 7752263, 7990771, 8142719, 8237729,

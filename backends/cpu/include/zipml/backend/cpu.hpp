@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <type_traits>
@@ -21,6 +22,7 @@
 #include "zipml/backend/cpu/kernels.hpp"
 #include "zipml/concepts.hpp"
 #include "zipml/error.hpp"
+#include "zipml/random.hpp"
 #include "zipml/stream/reader.hpp"
 
 namespace zipml {
@@ -48,6 +50,10 @@ class Cpu {
   unsigned threads = 0;
   //! If set, the passes add what they did to it.
   PassCounters* counters = nullptr;
+  //! The engine arithmetic with a narrower model word than the RTL's (engine::ModelWord), to
+  //! measure what it would cost in accuracy: the plain passes round every word they update.
+  //! The default is the engine's own word (the fast passes, bit for bit the RTL).
+  engine::ModelWord model_word{};
 
   template <ModelPolicy M>
   void run_epoch(const M& model, const TrainJob& job, std::size_t epoch, ModelState& state) const {
@@ -61,6 +67,15 @@ class Cpu {
         (c.precision != stream::PrecisionCode::Unstated && stream::precision_bits(c.precision) != layout.bits))
       throw Error("cpu backend: the configuration words do not describe the packed data (dimension, precision, "
                   "range or double sampling differ)");
+    if (!model_word.is_engine()) {
+      if (!model_word.valid())
+        throw Error("cpu backend: a model word of " + std::to_string(model_word.bits) + " bits with " +
+                    std::to_string(model_word.fraction_bits) +
+                    " fraction bits is not a narrowing of the engine's Q9.23 word (2 or more bits, 0..23 fraction "
+                    "bits, bits + 23 - fraction bits <= 32)");
+      if (job.arithmetic != Arithmetic::Engine)
+        throw Error("cpu backend: a narrower model word needs the engine arithmetic");
+    }
     unsigned t = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
     t = static_cast<unsigned>(std::min<std::size_t>(t, k));
     // The fused sweeps read 32-bit slots of the little-endian words; mini-batch snapshots
@@ -73,10 +88,10 @@ class Cpu {
         else
           float_pass(model, job, epoch, state, first, last);
       } else {
-        if (fused && cpu::kEngineSweeps)
+        if (fused && cpu::kEngineSweeps && model_word.is_engine())
           engine_pass_fused<M>(job, epoch, state, first, last, counters);
         else
-          engine_pass<M>(job, epoch, state, first, last);
+          engine_pass<M>(job, epoch, state, first, last, model_word);
       }
     };
     if (t <= 1) {
@@ -394,7 +409,7 @@ class Cpu {
 
   template <ModelPolicy M>
   static void engine_pass(const TrainJob& job, std::size_t epoch, ModelState& state, std::size_t first,
-                          std::size_t last) {
+                          std::size_t last, const engine::ModelWord& word) {
     const auto& s = *job.data;
     const auto& layout = s.layout;
     const std::size_t d = layout.dim;
@@ -415,6 +430,10 @@ class Cpu {
     for (std::size_t l = first; l < last; ++l)
       std::copy_n(state.fixed.data() + l * d, mask ? d : 0, snapshot.data() + (l - first) * d);
     const auto positive = positive_bits(job);
+    // The stochastic rounding's draws: one generator per lane and epoch, so that they do not
+    // depend on how the lanes are split between threads.
+    std::vector<SplitMix64> draws;
+    for (std::size_t l = first; l < last; ++l) draws.emplace_back(word.seed, epoch, l);
     for (std::size_t i = 0; i < s.rows; ++i) {
       stream::decode_fixed(s.features(i, 0), layout, a1.data());
       const std::int32_t* upd = a1.data();
@@ -437,6 +456,8 @@ class Cpu {
         if (refresh) std::copy_n(x, d, snapshot.data() + o * d);
         if (g != 0 || c.lambda_shift < 32) {
           cpu::update_exact(x, prev, upd, g, frac, c.lambda_shift, d);
+          if (!word.is_engine())
+            for (std::size_t j = 0; j < d; ++j) x[j] = engine::narrow(x[j], word, draws[o]());
           fresh[o] = 0;
         } else {
           fresh[o] = 1;
