@@ -99,34 +99,23 @@ module sgd_lane #(
   assign model_o = main_rd;
 
   // ---- gradient queue and the gradient of the row being applied ----
-  logic [24:0] gq_q [0:1];
-  logic [1:0]  gq_count_q;
-  logic [24:0] g_cur_q;
-  logic        g_push, g_pop;
-  logic [24:0] g_new;
+  // A G leaving the gradient unit in the cycle a row takes it falls through (g_ready_o).
+  logic [24:0] g_head, g_cur_q;
+  logic        g_in_ready;
 
-  assign g_pop     = take_g_i;
-  // a gradient leaving the gradient unit this cycle may be taken at once (bypass)
-  assign g_ready_o = gq_count_q != 2'd0 || g_push;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      gq_count_q <= '0;
-    end else begin
-      gq_count_q <= gq_count_q + 2'(g_push) - 2'(g_pop);
-    end
-  end
+  fifo2 #(.WIDTH(25), .FALL_THROUGH(1'b1)) u_g_queue (
+    .clk         (clk),
+    .rst_n       (rst_n),
+    .in_valid_i  (g_valid_i),
+    .in_ready_o  (g_in_ready),
+    .in_data_i   (g_i),
+    .out_valid_o (g_ready_o),
+    .out_ready_i (take_g_i),
+    .out_data_o  (g_head)
+  );
 
   always_ff @(posedge clk) begin
-    if (g_pop) begin
-      g_cur_q <= (gq_count_q == 2'd0) ? g_new : gq_q[0];
-      gq_q[0] <= gq_q[1];
-    end
-    if (g_push && !(g_pop && gq_count_q == 2'd0)) begin
-      // the free entry: 0 when empty (or emptied by this pop), else 1
-      if (gq_count_q - 2'(g_pop) == 2'd0) gq_q[0] <= g_new;
-      else gq_q[1] <= g_new;
-    end
+    if (take_g_i) g_cur_q <= g_head;
   end
 
   // ---- updater: c1 -> c3 ----
@@ -169,78 +158,53 @@ module sgd_lane #(
     .out_sum_o   (dot_sum)
   );
 
-  // ---- sums: a two-entry queue, so that the dot product never waits for the lane's turn ----
-  // A sum taken in the cycle it leaves the dot product, with the queue empty, bypasses it
-  // (one lane, or lane 0, keeps the latency of a gradient unit of its own).
-  logic [63:0] sq_q [0:1];
-  logic [1:0]  sq_count_q;
-  logic        s_push, s_pop, s_bypass;
+  // ---- sums and labels: two-entry queues until the lane's turn at the gradient unit ----
+  // The dot product never waits for that turn. A sum taken in the cycle it leaves the dot
+  // product falls through (one lane, or lane 0, keeps the latency of a gradient unit of its
+  // own); at most two rows' labels wait for their sums.
+  logic        sum_valid, sum_in_ready, label_valid, label_in_ready;
+  logic [31:0] label_new;
 
   assign dot_out_ready = 1'b1;
-  assign s_bypass      = sum_take_i && sq_count_q == 2'd0;
-  assign s_push        = dot_out_valid && !s_bypass;
-  assign s_pop         = sum_take_i && !s_bypass;
 
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      sq_count_q <= '0;
-    end else begin
-      sq_count_q <= sq_count_q + 2'(s_push) - 2'(s_pop);
-    end
-  end
+  fifo2 #(.WIDTH(64), .FALL_THROUGH(1'b1)) u_sum_queue (
+    .clk         (clk),
+    .rst_n       (rst_n),
+    .in_valid_i  (dot_out_valid),
+    .in_ready_o  (sum_in_ready),
+    .in_data_i   (dot_sum),
+    .out_valid_o (sum_valid),
+    .out_ready_i (sum_take_i),
+    .out_data_o  (sum_o)
+  );
 
-  always_ff @(posedge clk) begin
-    if (s_pop) sq_q[0] <= sq_q[1];
-    if (s_push) begin
-      if (sq_count_q - 2'(s_pop) == 2'd0) sq_q[0] <= dot_sum;
-      else sq_q[1] <= dot_sum;
-    end
-  end
+  assign label_new = !binarize_i ? label_fixed_i :
+                     (label_bits_i == positive_i) ? ONE : 32'd0 - ONE;
 
-  // ---- labels: a two-entry queue (at most two rows' labels wait for their sums) ----
-  logic [31:0] lq_q [0:1];
-  logic [1:0]  lq_count_q;
-  logic        l_push, l_pop;
-  logic [31:0] l_new;
+  fifo2 #(.WIDTH(32), .FALL_THROUGH(1'b0)) u_label_queue (
+    .clk         (clk),
+    .rst_n       (rst_n),
+    .in_valid_i  (label_valid_i),
+    .in_ready_o  (label_in_ready),
+    .in_data_i   (label_new),
+    .out_valid_o (label_valid),
+    .out_ready_i (sum_take_i),
+    .out_data_o  (sum_label_o)
+  );
 
-  assign l_push = label_valid_i;
-  assign l_new  = !binarize_i ? label_fixed_i :
-                  (label_bits_i == positive_i) ? ONE : 32'd0 - ONE;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      lq_count_q <= '0;
-    end else begin
-      lq_count_q <= lq_count_q + 2'(l_push) - 2'(l_pop);
-    end
-  end
-
-  always_ff @(posedge clk) begin
-    if (l_pop) lq_q[0] <= lq_q[1];
-    if (l_push) begin
-      if (lq_count_q - 2'(l_pop) == 2'd0) lq_q[0] <= l_new;
-      else lq_q[1] <= l_new;
-    end
-  end
-
-  // ---- to and from the shared gradient unit ----
-  assign sum_valid_o = (sq_count_q != 2'd0 || dot_out_valid) && lq_count_q != 2'd0;
-  assign sum_o       = sq_count_q != 2'd0 ? sq_q[0] : dot_sum;
-  assign sum_label_o = lq_q[0];
-  assign l_pop       = sum_take_i;
-  assign g_push      = g_valid_i;
-  assign g_new       = g_i;
+  assign sum_valid_o = sum_valid && label_valid;
 
 `ifdef VERILATOR
-  // the schedule's invariants; a violation is an engine bug
+  // the schedule's invariants (no producer here waits, no row takes what is not there); a
+  // violation is an engine bug
   always_ff @(posedge clk) begin
     if (rst_n) begin
       if (dot_valid_i && !dot_in_ready) $error("sgd_lane: dot product beat dropped");
-      if (g_pop && gq_count_q == 2'd0 && !g_push) $error("sgd_lane: gradient taken from an empty queue");
-      if (g_push && !g_pop && gq_count_q == 2'd2) $error("sgd_lane: gradient queue overflow");
-      if (l_push && !l_pop && lq_count_q == 2'd2) $error("sgd_lane: label queue overflow");
-      if (s_push && !s_pop && sq_count_q == 2'd2) $error("sgd_lane: sum queue overflow");
-      if (sum_take_i && !sum_valid_o) $error("sgd_lane: sum taken from an empty queue");
+      if (g_valid_i && !g_in_ready) $error("sgd_lane: gradient queue overflow");
+      if (take_g_i && !g_ready_o) $error("sgd_lane: gradient taken from an empty queue");
+      if (dot_out_valid && !sum_in_ready) $error("sgd_lane: sum queue overflow");
+      if (label_valid_i && !label_in_ready) $error("sgd_lane: label queue overflow");
+      if (sum_take_i && !sum_valid_o) $error("sgd_lane: sum taken before both the sum and its label were there");
     end
   end
 `endif

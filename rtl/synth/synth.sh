@@ -22,7 +22,7 @@ jobs="${JOBS:-1}"
 # xc7z020 (PYNQ-Z1)
 dev_lut=53200 dev_ff=106400 dev_dsp=220 dev_bram36=140
 
-modules="zipml_pkg sdp_ram exact_mul float_to_fixed feature_decode feature_unpack dot_product gradient_unit shared_gradient
+modules="zipml_pkg sdp_ram fifo2 exact_mul float_to_fixed feature_decode feature_unpack dot_product gradient_unit shared_gradient
          model_updater output_writer stream_decoder sgd_lane sgd_engine"
 files=""
 for m in $modules; do files="$files $rtl/$m.sv"; done

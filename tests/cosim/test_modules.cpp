@@ -10,6 +10,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -28,6 +29,8 @@
 #include "Vdot_product_q2.h"
 #include "Vdot_product_q4.h"
 #include "Vdot_product_q8.h"
+#include "Vfifo2.h"
+#include "Vfifo2_registered.h"
 #include "Vfeature_unpack_f32.h"
 #include "Vfeature_unpack_q1.h"
 #include "Vfeature_unpack_q2.h"
@@ -581,5 +584,63 @@ TEST_CASE("gradient unit: every loss against the engine arithmetic, back-pressur
       }
     }
     CHECK(pos == in.size());
+  }
+}
+
+namespace {
+
+//! The two-entry queue against a std::deque: order, no loss, the handshake on both sides and
+//! when an entry becomes visible (the cycle it arrives with FALL_THROUGH, the next without).
+template <class Model, bool FallThrough>
+void check_fifo2(std::uint64_t seed) {
+  INFO("fifo2 (fall-through " << FallThrough << "), seed " << seed);
+  Harness<Model> h;
+  auto& io = h.io();
+  h.reset();
+  SplitMix64 rng(seed, 11);
+  Stalls st{SplitMix64(seed, 12), 0.1 * static_cast<double>(seed % 4), 0.15 * static_cast<double>(seed % 5)};
+  std::deque<std::uint32_t> queue; // what the RTL holds (entries that entered)
+  std::uint64_t expected = 0; // entries taken
+  bool offering = false;
+  std::uint32_t offered = 0;
+  for (int cycle = 0; cycle < 4000; ++cycle) {
+    if (!offering && !st.chance(st.gap)) {
+      offering = true;
+      offered = static_cast<std::uint32_t>(rng());
+    }
+    const bool ready = !st.chance(st.stall);
+    io.in_valid_i = offering;
+    io.in_data_i = offered;
+    io.out_ready_i = ready;
+    h.settle();
+    const bool visible_now = FallThrough && queue.empty() && offering;
+    REQUIRE(static_cast<bool>(io.out_valid_o) == (!queue.empty() || visible_now));
+    REQUIRE(static_cast<bool>(io.in_ready_o) == (queue.size() < 2 || (ready && !queue.empty())));
+    const bool take = ready && io.out_valid_o;
+    const bool put = offering && io.in_ready_o;
+    if (take) {
+      const std::uint32_t head = queue.empty() ? offered : queue.front();
+      REQUIRE(io.out_data_o == head);
+      if (queue.empty()) {
+        REQUIRE(visible_now);
+      } else {
+        queue.pop_front();
+      }
+      ++expected;
+    }
+    if (put && !(take && visible_now)) queue.push_back(offered);
+    if (put) offering = false;
+    REQUIRE(queue.size() <= 2);
+    h.tick();
+  }
+  CHECK(expected > 1000); // the traffic did flow
+}
+
+} // namespace
+
+TEST_CASE("two-entry queue: order, handshakes and fall-through, random traffic") {
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    check_fifo2<Vfifo2, true>(seed);
+    check_fifo2<Vfifo2_registered, false>(seed);
   }
 }
