@@ -3,6 +3,10 @@
 // Every reader in zipml::data parses from memory: one read of the file, then a tight loop over
 // bytes, is far faster than token-by-token stream extraction. zlib's gzread passes plain files
 // through unchanged, so "data.libsvm" and "data.libsvm.gz" take the same path.
+//
+// Built with ZIPML_NO_ZLIB (Meson -Dzlib=disabled; the ARM board builds, whose cross toolchain
+// has no ARM zlib), plain files are read as they are and a gzip file is refused with a message
+// that says so: no silent garbage from compressed bytes.
 #ifndef ZIPML_DATA_GZFILE_HPP
 #define ZIPML_DATA_GZFILE_HPP
 
@@ -16,13 +20,54 @@
 #include <system_error>
 #include <vector>
 
+#ifndef ZIPML_NO_ZLIB
 #include <zlib.h>
+#else
+#include <fstream>
+#endif
 
 #include "zipml/error.hpp"
 
 namespace zipml::data {
 
 namespace detail {
+
+//! Refuses a missing file, a folder, or a path that cannot be looked at, naming it.
+inline void check_readable(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  // stat fails for more than a missing file: a symbolic link loop, a name too long, a folder
+  // on the way that may not be searched. Those are not "not found".
+  if (ec && status.type() != std::filesystem::file_type::not_found)
+    throw Error("cannot read '" + name + "': " + ec.message());
+  if (!std::filesystem::exists(status)) throw Error("cannot read '" + name + "': file not found");
+  if (std::filesystem::is_directory(status))
+    throw Error("cannot read '" + name + "': it is a directory, not a file");
+}
+
+#ifdef ZIPML_NO_ZLIB
+
+//! Without zlib: the plain bytes of `path`; a gzip file (magic 1f 8b) is refused.
+template <class Buffer>
+void read_into(const std::filesystem::path& path, Buffer& out) {
+  const std::string name = path.string();
+  check_readable(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open '" + name + "': " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const auto size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size < 0) throw Error("cannot read '" + name + "': cannot tell its size");
+  out.resize(static_cast<std::size_t>(size));
+  if (size > 0 && !in.read(reinterpret_cast<char*>(out.data()), size))
+    throw Error("cannot read '" + name + "': " + std::strerror(errno));
+  if (out.size() >= 2 && static_cast<unsigned char>(out[0]) == 0x1f && static_cast<unsigned char>(out[1]) == 0x8b)
+    throw Error("cannot read '" + name + "': it is gzip-compressed, and this zipml was built without zlib "
+                "(-Dzlib=disabled, as the ARM board builds are): gunzip it first");
+}
+
+#else
 
 //! Closes the gzFile on every path out, including exceptions; reports nothing (see read_into).
 struct GzCloser {
@@ -48,15 +93,7 @@ inline std::string gz_message(gzFile file) {
 template <class Buffer>
 void read_into(const std::filesystem::path& path, Buffer& out) {
   const std::string name = path.string();
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  // stat fails for more than a missing file: a symbolic link loop, a name too long, a folder
-  // on the way that may not be searched. Those are not "not found".
-  if (ec && status.type() != std::filesystem::file_type::not_found)
-    throw Error("cannot read '" + name + "': " + ec.message());
-  if (!std::filesystem::exists(status)) throw Error("cannot read '" + name + "': file not found");
-  if (std::filesystem::is_directory(status))
-    throw Error("cannot read '" + name + "': it is a directory, not a file");
+  check_readable(path);
 
   GzCloser guard;
   errno = 0;
@@ -68,6 +105,7 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
   }
   gzbuffer(guard.file, 1u << 18); // larger than zlib's 8 KiB default: fewer read() calls
 
+  std::error_code ec;
   const auto disk_size = std::filesystem::file_size(path, ec);
   std::size_t capacity = ec ? std::size_t{1} << 16 : std::max<std::size_t>(disk_size + 1, 4096);
   std::size_t used = 0;
@@ -102,6 +140,8 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
   }
   out.resize(used);
 }
+
+#endif // ZIPML_NO_ZLIB
 
 } // namespace detail
 
