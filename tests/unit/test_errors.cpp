@@ -106,7 +106,7 @@ TEST_CASE("libsvm: a label beyond float's range names file, line and token") {
 namespace {
 //! Runs `f` in a child process whose address space may grow by only `headroom` bytes and
 //! returns the zipml::Error message it got ("exit ..." if something else happened).
-std::string message_with_memory_limit(std::size_t headroom, const std::function<void()>& f) {
+[[maybe_unused]] std::string message_with_memory_limit(std::size_t headroom, const std::function<void()>& f) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   const pid_t pid = ::fork();
