@@ -17,18 +17,12 @@
 #include <boost/hana.hpp>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
-#include <xtensor/xnpy.hpp>
 
 #include "cli/common.hpp"
 #include "cli/plot.hpp"
 #include "cli/progress.hpp"
-#include "zipml/io/model_file.hpp"
+#include "train/settings.hpp"
 #include "zipml/zipml.hpp"
-#include "zipml/backend/pynq.hpp"
-#ifdef ZIPML_HAVE_VERILATOR
-#include "zipml/backend/pynq/sim/verilated.hpp"
-#include "zipml/backend/verilator.hpp"
-#endif
 
 namespace hana = boost::hana;
 namespace fs = std::filesystem;
@@ -36,116 +30,12 @@ namespace cli = zipml::cli;
 
 namespace {
 
-// The compile-time maps from the names users type to the policy types: adding a model, a
-// precision or a backend is one line here, and no switch ladder has to follow.
-constexpr auto kModels = hana::make_tuple(
-    hana::make_pair(BOOST_HANA_STRING("l2svm"), hana::type_c<zipml::L2Svm>),
-    hana::make_pair(BOOST_HANA_STRING("logistic"), hana::type_c<zipml::Logistic>),
-    hana::make_pair(BOOST_HANA_STRING("least-squares"), hana::type_c<zipml::LeastSquares>));
-
-template <class Rounding>
-constexpr auto precisions_with() {
-  return hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("q8"), hana::type_c<zipml::Quantized<8, Rounding>>),
-                          hana::make_pair(BOOST_HANA_STRING("q4"), hana::type_c<zipml::Quantized<4, Rounding>>),
-                          hana::make_pair(BOOST_HANA_STRING("q2"), hana::type_c<zipml::Quantized<2, Rounding>>),
-                          hana::make_pair(BOOST_HANA_STRING("q1"), hana::type_c<zipml::Quantized<1, Rounding>>));
-}
-constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<zipml::Nearest>),
-                                             hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<zipml::Stochastic>));
-// The backends built into this program. The Verilator backend (a cycle-accurate simulation of
-// the RTL engine) is built in when Meson found Verilator (ZIPML_HAVE_VERILATOR); the PYNQ
-// board backend always (--board sim, its simulated board, needs Verilator too).
-#ifdef ZIPML_HAVE_VERILATOR
-constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>),
-                                            hana::make_pair(BOOST_HANA_STRING("verilator"), hana::type_c<zipml::Verilator>),
-                                            hana::make_pair(BOOST_HANA_STRING("pynq"), hana::type_c<zipml::Pynq>));
-#else
-constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>),
-                                            hana::make_pair(BOOST_HANA_STRING("pynq"), hana::type_c<zipml::Pynq>));
-#endif
-
-//! Backends users may ask for that this build does not have, and what to do instead.
-struct ComingBackend {
-  std::string_view name, message;
-};
-constexpr ComingBackend kComingBackends[] = {
-    {"verilator", "this zipml-train was built without Verilator (install Debian's verilator package and "
-                  "reconfigure the build); --backend cpu --arithmetic engine computes the same model bit for bit"},
-};
-
-//! Calls f(type_c<T>) for the entry of `map` named `name`; false if there is none.
-template <class Map, class F>
-bool dispatch(const Map& map, std::string_view name, F&& f) {
-  bool found = false;
-  hana::for_each(map, [&](auto entry) {
-    if (!found && name == hana::to<const char*>(hana::first(entry))) {
-      found = true;
-      f(hana::second(entry));
-    }
-  });
-  return found;
-}
-
-template <class Map>
-bool contains(const Map& map, std::string_view name) {
-  return dispatch(map, name, [](auto) {});
-}
-
-template <class Map>
-std::string names(const Map& map) {
-  std::string out;
-  hana::for_each(map, [&](auto entry) { out += (out.empty() ? "" : ", ") + std::string(hana::to<const char*>(hana::first(entry))); });
-  return out;
-}
-
-struct Settings {
-  std::string model = "l2svm";
-  std::vector<std::string> precisions = {"float32", "q8", "q4", "q2", "q1"};
-  std::string rounding = "nearest";
-  std::string backend = "cpu";
-  std::string board = "hw";  //!< --backend pynq: hw (the board this runs on) or sim (the simulated board)
-  std::string bitstream;     //!< --backend pynq: a .bit to load, or a folder of zipml_<precision>.bit
-  std::string arithmetic = "float";
-  std::string order = "file";
-  std::string scale = "rows";
-  std::string scale_labels = "none";
-  std::string range = "0..1";
-  std::string data_dir = ZIPML_FASHION_MNIST_DIR;
-  std::string train_file, test_file, train_labels, test_labels;
-  std::string format = "auto";
-  std::string summary, history, plot, save, export_npy;
-  std::size_t train_limit = 0, test_limit = 0;
-  float cost_pos = 1.0f, cost_neg = 1.5f;
-  std::optional<float> positive_label;
-  bool quiet = false;
-  zipml::Options opt;
-};
-
-struct RunResult {
-  std::string precision;
-  zipml::History history;
-  std::size_t stream_bytes = 0; //!< packed bytes sent per epoch
-  std::string saved, npy;       //!< files written for this precision
-};
-
-struct Data {
-  zipml::data::Dataset train, test;
-  bool has_test = false;
-  std::string description;
-  std::optional<zipml::data::MinMaxScaler> scaler;      //!< saved with the model
-  std::optional<zipml::data::LabelScaler> label_scaler; //!< saved with the model
-};
+using namespace zipml::train; // Settings, Data, RunResult, the name maps, train_on
 
 //! The data files a run reads: no output may overwrite them.
 std::vector<fs::path> inputs_of(const Settings& s) {
   if (s.train_file.empty()) return cli::fashion_mnist_files(s.data_dir);
   return {s.train_file, s.train_labels, s.test_file, s.test_labels};
-}
-
-//! --backend pynq --bitstream: the file for `precision` (a folder holds zipml_<f32|qN>.bit).
-std::string bitstream_for(const Settings& s, const std::string& precision) {
-  if (s.bitstream.empty() || !fs::is_directory(s.bitstream)) return s.bitstream;
-  return (fs::path(s.bitstream) / ("zipml_" + std::string(precision == "float32" ? "f32" : precision) + ".bit")).string();
 }
 
 //! --backend pynq: what is missing, before any data is read (the board opens per precision).
@@ -165,23 +55,6 @@ void check_board(const Settings& s) {
     if (!file.empty() && !fs::is_regular_file(file)) throw zipml::Error("--bitstream: " + file + " does not exist");
   }
   (void)zipml::pynq::FpgaManager(zipml::pynq::LinuxOptions{}).state(); // "no PYNQ board here: ..."
-}
-
-//! The backend a run trains on: the board (real or simulated) for --backend pynq.
-template <class Backend>
-Backend make_backend(const Settings& s, [[maybe_unused]] unsigned bits, [[maybe_unused]] const std::string& precision) {
-  if constexpr (std::is_same_v<Backend, zipml::Pynq>) {
-#ifdef ZIPML_HAVE_VERILATOR
-    if (s.board == "sim")
-      return zipml::Pynq(zipml::pynq::sim::factory(
-          std::make_shared<zipml::pynq::sim::Hardware>(zipml::pynq::sim::make_verilated_engine(bits))));
-#endif
-    zipml::pynq::Options o;
-    o.real_board.bitstream = bitstream_for(s, precision);
-    return zipml::Pynq(o);
-  } else {
-    return Backend{};
-  }
 }
 
 //! Every name the user typed (and the epoch count), checked before any data is read.
@@ -264,56 +137,6 @@ Data load(const Settings& s) {
   return d;
 }
 
-//! Writes the K x d weights as a NumPy .npy file (float32, row-major), atomically.
-void export_npy(const fs::path& path, const xt::xtensor<float, 2>& weights) {
-  const std::string bytes = xt::dump_npy(weights);
-  zipml::io::write_file_atomically(
-      path, std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
-      "--export-npy: cannot write " + path.string());
-}
-
-template <class Model, class Precision, class Backend>
-RunResult train_one(const Settings& s, const Data& d, const std::string& label, cli::Progress& progress) {
-  Model model;
-  if constexpr (requires { model.cost_pos; }) {
-    model.cost_pos = s.cost_pos;
-    model.cost_neg = s.cost_neg;
-  }
-  zipml::Sgd<Model, Precision, Backend> sgd(s.opt, model, make_backend<Backend>(s, Precision::bits, label));
-  const bool cls = sgd.is_classification();
-  if (!s.quiet) {
-    progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} ==\n", label, Model::name,
-                               Precision::bits == 32 ? "-" : std::string(Precision::rounding::name), s.arithmetic,
-                               Backend::name) +
-                   fmt::format("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", "train loss", cls ? "train acc" : "train rmse",
-                               cls ? "test acc" : "test rmse", "seconds"));
-  }
-  progress.begin(label);
-  sgd.on_epoch([&](const zipml::EpochStats& e) {
-    if (!s.quiet)
-      progress.print(fmt::format("{:>5}  {:>12.6f}  {:>10.4f}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss, e.train_metric,
-                                 e.test_metric ? fmt::format("{:.4f}", *e.test_metric) : std::string("-"),
-                                 e.seconds + e.pack_seconds));
-    progress.epoch_done(e);
-  });
-  RunResult r;
-  r.precision = label;
-  r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
-  r.stream_bytes = sgd.packed().bytes();
-  if (!s.save.empty()) {
-    r.saved = cli::for_precision(s.save, label, s.precisions.size()).string();
-    zipml::io::save_model(r.saved, zipml::io::snapshot(sgd, d.scaler, d.label_scaler));
-    if (!s.quiet) progress.print(fmt::format("model saved to {}\n", r.saved));
-  }
-  if (!s.export_npy.empty()) {
-    r.npy = cli::for_precision(s.export_npy, label, s.precisions.size()).string();
-    export_npy(r.npy, sgd.weights());
-    if (!s.quiet)
-      progress.print(fmt::format("weights ({} x {}) written to {}\n", sgd.weights().shape(0), sgd.weights().shape(1), r.npy));
-  }
-  return r;
-}
-
 double median_seconds(const zipml::History& h) {
   std::vector<double> t;
   for (const auto& e : h.epochs) t.push_back(e.seconds + e.pack_seconds);
@@ -352,21 +175,8 @@ int run(Settings& s) {
   {
     cli::Progress progress(!s.quiet && cli::stdout_is_terminal(), s.precisions.size(), s.opt.epochs, d.train.size());
     for (const auto& p : s.precisions) {
-      dispatch(kModels, s.model, [&](auto model_t) {
-        using Model = typename decltype(model_t)::type;
-        dispatch(kBackends, s.backend, [&](auto backend_t) {
-          using Backend = typename decltype(backend_t)::type;
-          if (p == "float32") {
-            results.push_back(train_one<Model, zipml::Float32, Backend>(s, d, p, progress));
-            return;
-          }
-          dispatch(kRoundings, s.rounding, [&](auto rounding_t) {
-            using Rounding = typename decltype(rounding_t)::type;
-            dispatch(precisions_with<Rounding>(), p, [&](auto precision_t) {
-              results.push_back(train_one<Model, typename decltype(precision_t)::type, Backend>(s, d, p, progress));
-            });
-          });
-        });
+      dispatch(kBackends, s.backend, [&](auto backend_t) {
+        results.push_back(zipml::train::train_on<typename decltype(backend_t)::type>(s, d, p, progress));
       });
     }
   }

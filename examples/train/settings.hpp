@@ -1,0 +1,142 @@
+// zipml-train's shared declarations: the compile-time maps from the names a user types to the
+// policy types, the run's settings and results, and train_on<Backend>, which trains one
+// precision on one backend. Each backend's instantiation of train_on is compiled in its own
+// translation unit (train_backend.cpp, once per backend: examples/meson.build), so that the
+// program's 81 Sgd<Model, Precision, Backend> configurations compile in parallel.
+#ifndef ZIPML_EXAMPLES_TRAIN_SETTINGS_HPP
+#define ZIPML_EXAMPLES_TRAIN_SETTINGS_HPP
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/hana.hpp>
+
+#include "cli/progress.hpp"
+#include "zipml/backend/pynq.hpp"
+#include "zipml/zipml.hpp"
+#ifdef ZIPML_HAVE_VERILATOR
+#include "zipml/backend/verilator.hpp"
+#endif
+
+namespace zipml::train {
+
+namespace hana = boost::hana;
+
+// The compile-time maps from the names users type to the policy types: adding a model, a
+// precision or a backend is one line here, and no switch ladder has to follow.
+constexpr auto kModels = hana::make_tuple(
+    hana::make_pair(BOOST_HANA_STRING("l2svm"), hana::type_c<zipml::L2Svm>),
+    hana::make_pair(BOOST_HANA_STRING("logistic"), hana::type_c<zipml::Logistic>),
+    hana::make_pair(BOOST_HANA_STRING("least-squares"), hana::type_c<zipml::LeastSquares>));
+
+template <class Rounding>
+constexpr auto precisions_with() {
+  return hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("q8"), hana::type_c<zipml::Quantized<8, Rounding>>),
+                          hana::make_pair(BOOST_HANA_STRING("q4"), hana::type_c<zipml::Quantized<4, Rounding>>),
+                          hana::make_pair(BOOST_HANA_STRING("q2"), hana::type_c<zipml::Quantized<2, Rounding>>),
+                          hana::make_pair(BOOST_HANA_STRING("q1"), hana::type_c<zipml::Quantized<1, Rounding>>));
+}
+constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<zipml::Nearest>),
+                                             hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<zipml::Stochastic>));
+// The backends built into this program. The Verilator backend (a cycle-accurate simulation of
+// the RTL engine) is built in when Meson found Verilator (ZIPML_HAVE_VERILATOR); the PYNQ
+// board backend always (--board sim, its simulated board, needs Verilator too).
+#ifdef ZIPML_HAVE_VERILATOR
+constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>),
+                                            hana::make_pair(BOOST_HANA_STRING("verilator"), hana::type_c<zipml::Verilator>),
+                                            hana::make_pair(BOOST_HANA_STRING("pynq"), hana::type_c<zipml::Pynq>));
+#else
+constexpr auto kBackends = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("cpu"), hana::type_c<zipml::Cpu>),
+                                            hana::make_pair(BOOST_HANA_STRING("pynq"), hana::type_c<zipml::Pynq>));
+#endif
+
+//! Backends users may ask for that this build does not have, and what to do instead.
+struct ComingBackend {
+  std::string_view name, message;
+};
+constexpr ComingBackend kComingBackends[] = {
+    {"verilator", "this zipml-train was built without Verilator (install Debian's verilator package and "
+                  "reconfigure the build); --backend cpu --arithmetic engine computes the same model bit for bit"},
+};
+
+//! Calls f(type_c<T>) for the entry of `map` named `name`; false if there is none.
+template <class Map, class F>
+bool dispatch(const Map& map, std::string_view name, F&& f) {
+  bool found = false;
+  hana::for_each(map, [&](auto entry) {
+    if (!found && name == hana::to<const char*>(hana::first(entry))) {
+      found = true;
+      f(hana::second(entry));
+    }
+  });
+  return found;
+}
+
+template <class Map>
+bool contains(const Map& map, std::string_view name) {
+  return dispatch(map, name, [](auto) {});
+}
+
+template <class Map>
+std::string names(const Map& map) {
+  std::string out;
+  hana::for_each(map, [&](auto entry) { out += (out.empty() ? "" : ", ") + std::string(hana::to<const char*>(hana::first(entry))); });
+  return out;
+}
+
+struct Settings {
+  std::string model = "l2svm";
+  std::vector<std::string> precisions = {"float32", "q8", "q4", "q2", "q1"};
+  std::string rounding = "nearest";
+  std::string backend = "cpu";
+  std::string board = "hw";  //!< --backend pynq: hw (the board this runs on) or sim (the simulated board)
+  std::string bitstream;     //!< --backend pynq: a .bit to load, or a folder of zipml_<precision>.bit
+  std::string arithmetic = "float";
+  std::string order = "file";
+  std::string scale = "rows";
+  std::string scale_labels = "none";
+  std::string range = "0..1";
+  std::string data_dir = ZIPML_FASHION_MNIST_DIR;
+  std::string train_file, test_file, train_labels, test_labels;
+  std::string format = "auto";
+  std::string summary, history, plot, save, export_npy;
+  std::size_t train_limit = 0, test_limit = 0;
+  float cost_pos = 1.0f, cost_neg = 1.5f;
+  std::optional<float> positive_label;
+  bool quiet = false;
+  zipml::Options opt;
+};
+
+struct RunResult {
+  std::string precision;
+  zipml::History history;
+  std::size_t stream_bytes = 0; //!< packed bytes sent per epoch
+  std::string saved, npy;       //!< files written for this precision
+};
+
+struct Data {
+  zipml::data::Dataset train, test;
+  bool has_test = false;
+  std::string description;
+  std::optional<zipml::data::MinMaxScaler> scaler;      //!< saved with the model
+  std::optional<zipml::data::LabelScaler> label_scaler; //!< saved with the model
+};
+
+//! --backend pynq --bitstream: the file for `precision` (a folder holds zipml_<f32|qN>.bit).
+inline std::string bitstream_for(const Settings& s, const std::string& precision) {
+  if (s.bitstream.empty() || !std::filesystem::is_directory(s.bitstream)) return s.bitstream;
+  return (std::filesystem::path(s.bitstream) / ("zipml_" + std::string(precision == "float32" ? "f32" : precision) + ".bit")).string();
+}
+
+//! Trains precision `precision` (a name from --precision) of the run `s` describes on `Backend`,
+//! and writes that precision's --save and --export-npy files. Defined in train_on.hpp,
+//! instantiated once per backend in train_backend.cpp.
+template <class Backend>
+RunResult train_on(const Settings& s, const Data& d, const std::string& precision, cli::Progress& progress);
+
+} // namespace zipml::train
+
+#endif

@@ -1,0 +1,113 @@
+// zipml-train: train_on<Backend>, the part of the program that instantiates Sgd (see
+// settings.hpp). Included only by train_backend.cpp.
+#ifndef ZIPML_EXAMPLES_TRAIN_TRAIN_ON_HPP
+#define ZIPML_EXAMPLES_TRAIN_TRAIN_ON_HPP
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <fmt/core.h>
+#include <xtensor/xnpy.hpp>
+
+#include "cli/common.hpp"
+#include "train/settings.hpp"
+#include "zipml/io/model_file.hpp"
+#ifdef ZIPML_HAVE_VERILATOR
+#include "zipml/backend/pynq/sim/verilated.hpp"
+#endif
+
+namespace zipml::train {
+
+namespace fs = std::filesystem;
+
+//! The backend a run trains on: the board (real or simulated) for --backend pynq.
+template <class Backend>
+Backend make_backend(const Settings& s, [[maybe_unused]] unsigned bits, [[maybe_unused]] const std::string& precision) {
+  if constexpr (std::is_same_v<Backend, zipml::Pynq>) {
+#ifdef ZIPML_HAVE_VERILATOR
+    if (s.board == "sim")
+      return zipml::Pynq(zipml::pynq::sim::factory(
+          std::make_shared<zipml::pynq::sim::Hardware>(zipml::pynq::sim::make_verilated_engine(bits))));
+#endif
+    zipml::pynq::Options o;
+    o.real_board.bitstream = bitstream_for(s, precision);
+    return zipml::Pynq(o);
+  } else {
+    return Backend{};
+  }
+}
+
+//! Writes the K x d weights as a NumPy .npy file (float32, row-major), atomically.
+inline void export_npy(const fs::path& path, const xt::xtensor<float, 2>& weights) {
+  const std::string bytes = xt::dump_npy(weights);
+  zipml::io::write_file_atomically(
+      path, std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
+      "--export-npy: cannot write " + path.string());
+}
+
+template <class Model, class Precision, class Backend>
+RunResult train_one(const Settings& s, const Data& d, const std::string& label, cli::Progress& progress) {
+  Model model;
+  if constexpr (requires { model.cost_pos; }) {
+    model.cost_pos = s.cost_pos;
+    model.cost_neg = s.cost_neg;
+  }
+  zipml::Sgd<Model, Precision, Backend> sgd(s.opt, model, make_backend<Backend>(s, Precision::bits, label));
+  const bool cls = sgd.is_classification();
+  if (!s.quiet) {
+    progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} ==\n", label, Model::name,
+                               Precision::bits == 32 ? "-" : std::string(Precision::rounding::name), s.arithmetic,
+                               Backend::name) +
+                   fmt::format("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", "train loss", cls ? "train acc" : "train rmse",
+                               cls ? "test acc" : "test rmse", "seconds"));
+  }
+  progress.begin(label);
+  sgd.on_epoch([&](const zipml::EpochStats& e) {
+    if (!s.quiet)
+      progress.print(fmt::format("{:>5}  {:>12.6f}  {:>10.4f}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss, e.train_metric,
+                                 e.test_metric ? fmt::format("{:.4f}", *e.test_metric) : std::string("-"),
+                                 e.seconds + e.pack_seconds));
+    progress.epoch_done(e);
+  });
+  RunResult r;
+  r.precision = label;
+  r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
+  r.stream_bytes = sgd.packed().bytes();
+  if (!s.save.empty()) {
+    r.saved = cli::for_precision(s.save, label, s.precisions.size()).string();
+    zipml::io::save_model(r.saved, zipml::io::snapshot(sgd, d.scaler, d.label_scaler));
+    if (!s.quiet) progress.print(fmt::format("model saved to {}\n", r.saved));
+  }
+  if (!s.export_npy.empty()) {
+    r.npy = cli::for_precision(s.export_npy, label, s.precisions.size()).string();
+    export_npy(r.npy, sgd.weights());
+    if (!s.quiet)
+      progress.print(fmt::format("weights ({} x {}) written to {}\n", sgd.weights().shape(0), sgd.weights().shape(1), r.npy));
+  }
+  return r;
+}
+
+template <class Backend>
+RunResult train_on(const Settings& s, const Data& d, const std::string& precision, cli::Progress& progress) {
+  RunResult result;
+  dispatch(kModels, s.model, [&](auto model_t) {
+    using Model = typename decltype(model_t)::type;
+    if (precision == "float32") {
+      result = train_one<Model, zipml::Float32, Backend>(s, d, precision, progress);
+      return;
+    }
+    dispatch(kRoundings, s.rounding, [&](auto rounding_t) {
+      using Rounding = typename decltype(rounding_t)::type;
+      dispatch(precisions_with<Rounding>(), precision, [&](auto precision_t) {
+        result = train_one<Model, typename decltype(precision_t)::type, Backend>(s, d, precision, progress);
+      });
+    });
+  });
+  return result;
+}
+
+} // namespace zipml::train
+
+#endif
