@@ -26,8 +26,9 @@ if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" --cross-file "$cross" -Drtl=disabled -Dnative=false -Dzlib=disabled -Dbuildtype=release
 fi
 # (tests/unit/test_engine.cpp needs __int128, which 32-bit ARM does not have)
-tests=(pynq-sim pynq-linux stream)
-ninja -C "$build" examples/zipml-train tests/pynq/test_pynq_sim tests/pynq/test_pynq_linux tests/test_stream
+tests=(pynq-sim pynq-linux stream model_file)
+ninja -C "$build" examples/zipml-train tests/pynq/test_pynq_sim tests/pynq/test_pynq_linux tests/test_stream \
+  tests/test_model_file
 meson test -C "$build" --no-rebuild --print-errorlogs "${tests[@]}"
 
 # the board program itself, under qemu

@@ -191,6 +191,29 @@ Classifier train_classifier() {
 
 } // namespace
 
+TEST_CASE("the table CRC-32 of builds without zlib is zlib's") {
+  // The ARM board builds (ZIPML_NO_ZLIB) must read and write the same model files.
+  const std::string check = "123456789"; // the CRC-32 check value of the IEEE polynomial
+  const auto as_bytes = [](const std::string& t) {
+    return std::span(reinterpret_cast<const unsigned char*>(t.data()), t.size());
+  };
+  CHECK(io::detail::crc32_portable(as_bytes(check)) == 0xCBF43926u);
+  CHECK(io::detail::crc32_portable({}) == 0u);
+  const std::uint64_t seed = 20261206;
+  INFO("seed " << seed);
+  std::uint64_t x = seed;
+  std::vector<unsigned char> bytes(70000);
+  for (auto& b : bytes) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    b = static_cast<unsigned char>(x >> 56);
+  }
+  for (const std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{256}, std::size_t{4097}, bytes.size()}) {
+    INFO("length " << n);
+    const auto part = std::span<const unsigned char>(bytes).first(n);
+    CHECK(io::detail::crc32_portable(part) == io::detail::crc32_of(part));
+  }
+}
+
 TEST_CASE("snapshot names the policies, options, costs and scalers") {
   const auto c = train_classifier();
   const auto& m = c.file;

@@ -54,7 +54,9 @@
 #include <unistd.h>
 
 #include <xtensor/xtensor.hpp>
+#ifndef ZIPML_NO_ZLIB
 #include <zlib.h>
+#endif
 
 #include "zipml/backend.hpp"
 #include "zipml/data/dataset.hpp"
@@ -133,7 +135,28 @@ inline std::string hex32(std::uint32_t v) {
   return s;
 }
 
+//! CRC-32 (IEEE 802.3, reflected, as zlib's crc32) one byte at a time from a table: the builds
+//! without zlib (ZIPML_NO_ZLIB, the ARM board programs) read and write the same model files.
+//! test_model_file checks it against zlib's.
+inline std::uint32_t crc32_portable(std::span<const unsigned char> bytes) {
+  static constexpr auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1u) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (const unsigned char b : bytes) crc = table[(crc ^ b) & 0xFFu] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
 inline std::uint32_t crc32_of(std::span<const unsigned char> bytes) {
+#ifdef ZIPML_NO_ZLIB
+  return crc32_portable(bytes);
+#else
   uLong crc = ::crc32(0L, Z_NULL, 0);
   std::size_t at = 0;
   while (at < bytes.size()) {
@@ -142,6 +165,7 @@ inline std::uint32_t crc32_of(std::span<const unsigned char> bytes) {
     at += chunk;
   }
   return static_cast<std::uint32_t>(crc);
+#endif
 }
 
 //! Appends little-endian fields.
