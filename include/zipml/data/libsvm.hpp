@@ -183,6 +183,15 @@ class LibsvmParser {
       fail(line, "feature index in '" + clip(token) + "' is too large (the limit is " +
                      std::to_string(kMaxIndex) + ")");
     }
+    // LIBSVM's tools and scikit-learn's reader refuse a line whose indices go down; a file
+    // that only zipml reads is a file another tool will reject. An equal index is left to the
+    // duplicate check in fill().
+    if (line_has_index_ && index < line_last_index_) {
+      fail(line, "feature indices must be in ascending order: " + std::to_string(index) + " after " +
+                     std::to_string(line_last_index_) + " in '" + clip(token) + "'");
+    }
+    line_has_index_ = true;
+    line_last_index_ = index;
     float value = 0;
     bool out_of_range = false;
     if (!parse_float(val, value, out_of_range)) {
@@ -233,6 +242,7 @@ class LibsvmParser {
         if (first) {
           if (opt_.limit > 0 && labels_.size() == opt_.limit) return;
           parse_label(token, line);
+          line_has_index_ = false;
           row_end_.push_back(0);
           row_line_.push_back(line);
           first = false;
@@ -334,6 +344,8 @@ class LibsvmParser {
   std::uint64_t max_index_ = 0;
   std::size_t max_index_line_ = 0; // 0: no feature seen yet
   std::size_t saw_zero_line_ = 0; // first line with index 0, 0 if none
+  bool line_has_index_ = false; // a feature index seen on the current line
+  std::uint64_t line_last_index_ = 0; // the last of them, for the ascending-order check
   std::string saw_zero_token_;
 };
 
