@@ -24,7 +24,10 @@ enum class Order {
 //! zero initial model, file order, no regularization).
 struct Options {
   float step = 0x1p-12f;        //!< step size (the engine takes step x cost in [2^-34, 2^8))
-  std::size_t epochs = 10;      //!< passes over the data
+  std::size_t epochs = 10;      //!< passes over the data (at most, with tol > 0)
+  double tol = 0.0;             //!< stop when `patience` epochs lower the best training loss by less than
+                                //!< this fraction of it (0: run all epochs; tuning/stopping.hpp)
+  unsigned patience = 5;        //!< epochs without such progress before stopping
   bool step_decay = false;      //!< halve the step every `decay_interval` epochs
   unsigned decay_interval = 1;  //!< epochs per halving, 1..255
   std::size_t minibatch = 1;    //!< power of two <= 65536; gradients of a batch are summed
@@ -52,6 +55,7 @@ struct EpochStats {
 struct History {
   std::string metric;          //!< "accuracy" or "rmse"
   double initial_loss = 0.0;   //!< loss of the zero model
+  bool converged = false;      //!< stopped before Options::epochs by the Options::tol rule
   std::vector<EpochStats> epochs;
 };
 

@@ -28,6 +28,7 @@
 #include "zipml/options.hpp"
 #include "zipml/random.hpp"
 #include "zipml/stream/packer.hpp"
+#include "zipml/tuning/stopping.hpp"
 
 namespace zipml {
 
@@ -88,7 +89,8 @@ class Sgd {
 
   History fit(const data::Dataset& train, const data::Dataset& test) { return fit(train, &test); }
 
-  //! Trains from the zero model for Options::epochs passes; evaluates after each.
+  //! Trains from the zero model for Options::epochs passes (fewer when Options::tol stops it
+  //! at a plateau of the training loss); evaluates after each.
   History fit(const data::Dataset& train, const data::Dataset* test = nullptr) {
     check_options();
     if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
@@ -129,6 +131,7 @@ class Sgd {
     h.metric = is_classification() ? "accuracy" : "rmse";
     h.initial_loss = evaluate(train).loss;
     auto last_good = linear_;
+    tuning::LossPlateau plateau(options_.tol, options_.patience);
     for (std::size_t e = 0; e < options_.epochs; ++e) {
       EpochStats st;
       st.epoch = e + 1;
@@ -159,6 +162,12 @@ class Sgd {
       if (test != nullptr) st.test_metric = evaluate(*test).metric;
       h.epochs.push_back(st);
       if (on_epoch_) on_epoch_(st);
+      // The training loss is the same on every backend for the same stream (engine
+      // arithmetic: bit-exact), so the stop is too.
+      if (plateau.stop_after(ev.loss) && e + 1 < options_.epochs) {
+        h.converged = true;
+        break;
+      }
     }
     return h;
   }
@@ -229,6 +238,7 @@ class Sgd {
     if (o.l2 > 0.0f && static_cast<double>(o.step) * o.l2 > 0.5)
       throw Error("step x l2 = " + detail::show(static_cast<double>(o.step) * o.l2) +
                   " shrinks the model by half or more per sample: use a smaller l2");
+    if (!(o.tol >= 0.0) || !(o.tol < 1.0)) throw Error("tol must be in [0, 1), got " + detail::show(o.tol));
     if (o.epochs > 0xffffffffu)
       throw Error("epochs " + std::to_string(o.epochs) + " do not fit the stream's 32-bit field (at most 4294967295)");
   }
@@ -257,6 +267,7 @@ class Sgd {
       classes_for_lanes_ = {p};
       return;
     }
+    check_class_labels(train);
     if (all_classes_.size() < 2)
       throw Error(detail::name_of(train) + ": a classifier needs at least two classes, found " +
                   std::to_string(all_classes_.size()));
@@ -268,6 +279,27 @@ class Sgd {
     else
       classes_for_lanes_ = all_classes_;
   }
+
+  //! A classifier given a regression target trains one lane per distinct value, silently and
+  //! uselessly: labels that are not integers, or so many distinct ones that few samples share
+  //! each, stop here with the model to use instead.
+  void check_class_labels(const data::Dataset& train) const {
+    for (std::size_t i = 0; i < train.size(); ++i) {
+      const float y = train.labels(i);
+      if (y != std::nearbyint(y))
+        throw Error(detail::name_of(train) + ": row " + std::to_string(i + 1) + ": label " + detail::show(y) +
+                    " is not a class (not an integer): for a continuous target train the least-squares model "
+                    "(zipml-train --model least-squares)");
+    }
+    const std::size_t k = all_classes_.size(), n = train.size();
+    if (k >= kRegressionLikeClasses && n < kMinSamplesPerClass * k)
+      throw Error(detail::name_of(train) + ": " + std::to_string(k) + " distinct labels in " + std::to_string(n) +
+                  " samples (fewer than " + std::to_string(kMinSamplesPerClass) +
+                  " per label) look like a continuous target, not classes: train the least-squares model "
+                  "(zipml-train --model least-squares)");
+  }
+  static constexpr std::size_t kRegressionLikeClasses = 32; //!< from this many distinct labels on,
+  static constexpr std::size_t kMinSamplesPerClass = 5;     //!< ... fewer samples per label than this say regression
 
   [[nodiscard]] stream::Config make_config(const data::Dataset& train) const {
     const auto& o = options_;

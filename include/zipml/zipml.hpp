@@ -21,6 +21,7 @@
 #include "zipml/stream/packed.hpp"
 #include "zipml/stream/packer.hpp"
 #include "zipml/stream/reader.hpp"
+#include "zipml/tuning.hpp"
 
 #include "zipml/backend/cpu.hpp"
 
