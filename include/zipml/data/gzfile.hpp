@@ -160,6 +160,28 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
   return out;
 }
 
+//! The first `n` bytes of `path` (gunzipped when it is gzip-compressed and zlib is there), or
+//! fewer when the file is shorter; empty when it cannot be opened. For sniffing a format: the
+//! reader that follows reports what is wrong with the file.
+[[nodiscard]] inline std::vector<unsigned char> read_file_head(const std::filesystem::path& path, std::size_t n) {
+  std::vector<unsigned char> out(n);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return {};
+#ifdef ZIPML_NO_ZLIB
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(n));
+  out.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+#else
+  detail::GzCloser guard;
+  guard.file = gzopen(path.string().c_str(), "rb");
+  if (guard.file == nullptr) return {};
+  const int got = gzread(guard.file, out.data(), static_cast<unsigned>(std::min<std::size_t>(n, INT_MAX)));
+  out.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+#endif
+  return out;
+}
+
 } // namespace zipml::data
 
 #endif

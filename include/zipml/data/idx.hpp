@@ -25,6 +25,16 @@ namespace zipml::data {
 inline constexpr std::uint32_t kIdxImagesMagic = 0x00000803;
 inline constexpr std::uint32_t kIdxLabelsMagic = 0x00000801;
 
+//! Whether `path` starts with an IDX magic number (two zero bytes, a type code 0x08..0x0E,
+//! one to four dimensions), read through gzip: how --format auto tells IDX from LIBSVM, whose
+//! text cannot start with a zero byte.
+[[nodiscard]] inline bool has_idx_magic(const std::filesystem::path& path) {
+  const auto head = read_file_head(path, 4);
+  if (head.size() < 4 || head[0] != 0 || head[1] != 0) return false;
+  const bool type = head[2] == 0x08 || head[2] == 0x09 || (head[2] >= 0x0B && head[2] <= 0x0E);
+  return type && head[3] >= 1 && head[3] <= 4;
+}
+
 namespace detail {
 
 inline std::uint32_t read_be32(const std::vector<unsigned char>& bytes, std::size_t at) {
