@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
     return run(s);
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "zipml-predict: error: {}\n", e.what());
+    std::fputs(fmt::format("zipml-predict: error: {}\n", e.what()).c_str(), stderr); // never throws
     return 1;
   }
 }

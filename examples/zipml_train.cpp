@@ -1,9 +1,10 @@
 // zipml-train — the main job: trains a linear model on Fashion-MNIST (or your IDX/LIBSVM files)
 // at several precisions and prints the precision-convergence trade-off.
 //
-// With no arguments: a 10-class L2-SVM (one-vs-rest, C+ = 1, C- = 1.5), rows scaled to [0, 1],
-// step 2^-12, 10 epochs, at float32 and Q = 8, 4, 2, 1 — the original ZipML-PYNQ MNIST settings.
-// Every option is described in docs/OPTIONS.md (and by --help).
+// With no arguments: a 10-class L2-SVM (one-vs-rest, C+ = 1, C- = 1.5) at float32 and Q = 8, 4,
+// 2, 1. Step, scaling, order and epochs are chosen from the data (zipml/tuning/); on
+// Fashion-MNIST they come out as the original ZipML-PYNQ MNIST settings (rows scaled to [0, 1],
+// step 2^-12, file order, 10 epochs). Every option is described in docs/OPTIONS.md (and by --help).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -57,8 +58,9 @@ void check_board(const Settings& s) {
   (void)zipml::pynq::FpgaManager(zipml::pynq::LinuxOptions{}).state(); // "no PYNQ board here: ..."
 }
 
-//! Every name the user typed (and the epoch count), checked before any data is read.
-void check_names(const Settings& s) {
+//! Every name the user typed, and the numbers given as text (--epochs, --step, --tol), checked
+//! (and the numbers parsed into s.opt) before any data is read.
+void check_names(Settings& s) {
   if (!contains(kModels, s.model)) throw zipml::Error("unknown model '" + s.model + "': choose " + names(kModels));
   if (!contains(kBackends, s.backend)) {
     for (const auto& b : kComingBackends)
@@ -74,7 +76,10 @@ void check_names(const Settings& s) {
   if (s.backend != "pynq" && (s.board != "hw" || !s.bitstream.empty()))
     throw zipml::Error("--board and --bitstream are for --backend pynq");
   if (!contains(kRoundings, s.rounding)) throw zipml::Error("unknown rounding '" + s.rounding + "': choose " + names(kRoundings));
-  if (s.opt.epochs == 0) throw zipml::Error("--epochs must be at least 1");
+  if (s.epochs != "auto") s.opt.epochs = cli::parse_count(s.epochs, "--epochs", "a positive integer or auto");
+  if (s.step != "auto") s.opt.step = cli::parse_positive(s.step, "--step", "a positive number or auto");
+  if (s.tol && !(*s.tol >= 0.0 && *s.tol < 1.0))
+    throw zipml::Error(fmt::format("--tol must be at least 0 and below 1, got {}", *s.tol));
   if (s.precisions.empty()) throw zipml::Error("--precision: name at least one precision");
   for (const auto& p : s.precisions) {
     if (p != "float32" && !contains(precisions_with<zipml::Nearest>(), p))
@@ -98,7 +103,7 @@ std::vector<cli::Output> outputs_of(const Settings& s) {
   return out;
 }
 
-Data load(const Settings& s) {
+Data load(Settings& s) {
   if (s.scale_labels != "none" && (s.model != "least-squares" || s.positive_label))
     throw zipml::Error("--scale-labels is for regression (--model least-squares without --positive-label): "
                        "classifiers need their class labels as they are");
@@ -120,9 +125,22 @@ Data load(const Settings& s) {
   }
   data::validate(d.train);
   if (d.has_test) data::validate(d.test);
-  if (s.scale != "none") {
+  std::optional<data::Axis> axis;
+  if (s.scale == "auto") {
+    const bool images = s.train_file.empty() || cli::is_idx_input(s.train_file, s.format);
+    const auto choice = zipml::tuning::choose_scaling(d.train, images, s.range_given ? std::optional(s.opt.range) : std::nullopt);
+    axis = choice.axis;
+    s.opt.range = choice.range;
+    s.range = s.opt.range == data::Range::ZeroOne ? "0..1" : "-1..1";
+    d.scaling = fmt::format("{} ({}, range {})", choice.axis ? (*choice.axis == data::Axis::Rows ? "rows" : "columns") : "none",
+                            choice.why, s.range);
+  } else {
+    if (s.scale != "none") axis = s.scale == "rows" ? data::Axis::Rows : data::Axis::Columns;
+    d.scaling = fmt::format("{} (range {})", s.scale, s.range);
+  }
+  if (axis) {
     data::MinMaxScaler scaler;
-    scaler.fit(d.train, s.opt.range, s.scale == "rows" ? data::Axis::Rows : data::Axis::Columns);
+    scaler.fit(d.train, s.opt.range, *axis);
     scaler.apply(d.train);
     if (d.has_test) scaler.apply(d.test);
     d.scaler = scaler;
@@ -156,6 +174,62 @@ std::string history_csv(const std::vector<RunResult>& results) {
   return out;
 }
 
+//! --epochs auto and --order auto, from the loaded training set.
+void resolve_auto(Settings& s, Data& d) {
+  namespace tuning = zipml::tuning;
+  if (s.epochs == "auto") {
+    s.opt.epochs = tuning::auto_epochs(d.train.size());
+    s.opt.tol = s.tol.value_or(tuning::kAutoTol);
+    s.opt.patience = tuning::kAutoPatience;
+  } else {
+    s.opt.tol = s.tol.value_or(0.0);
+  }
+  if (s.step == "auto") d.mean_sq_norm = tuning::mean_sq_norm<zipml::Float32>(d.train, s.opt.range);
+  if (s.order == "auto") {
+    const bool cls = s.model != "least-squares" || s.positive_label.has_value();
+    const bool grouped = tuning::labels_grouped(d.train, cls);
+    s.opt.order = grouped ? zipml::Order::Shuffle : zipml::Order::File;
+    d.ordering = grouped ? "shuffle (the file's rows come grouped by label)" : "file (its labels are mixed)";
+  } else {
+    d.ordering = s.order;
+  }
+}
+
+//! The epochs line of the summary: "10 epochs", or "up to 1000 epochs (tol 0.001)".
+std::string epochs_phrase(const Settings& s) {
+  if (s.opt.tol > 0.0)
+    return fmt::format("up to {} epochs (stops when {} in a row lower the loss by less than {:g}%)", s.opt.epochs,
+                       s.opt.patience, 100.0 * s.opt.tol);
+  return fmt::format("{} epochs", s.opt.epochs);
+}
+
+//! A last epoch that lowered the loss by this fraction or more: the loss "still falls fast".
+constexpr double kStillFalling = 0.01;
+
+//! One line when runs ended at their epoch limit with the loss still falling fast (as
+//! scikit-learn's ConvergenceWarning): more epochs would have helped.
+void note_if_still_falling(const std::vector<RunResult>& results) {
+  std::string which;
+  std::size_t epochs = 0;
+  for (const auto& r : results) {
+    const auto& e = r.history.epochs;
+    if (r.history.converged || e.empty()) continue;
+    const double before = e.size() > 1 ? e[e.size() - 2].train_loss : r.history.initial_loss;
+    const double drop = zipml::tuning::last_relative_drop(before, e.back().train_loss);
+    if (drop < kStillFalling) continue;
+    which += fmt::format("{}{} {:.1f}%", which.empty() ? "" : ", ", r.precision, 100.0 * drop);
+    epochs = e.size();
+  }
+  if (which.empty()) return;
+  // fputs, not fmt::print: a note that cannot be written (a full disk behind stderr) must not
+  // turn into an exception.
+  std::fputs(fmt::format("zipml-train: note: the training loss still fell in the last of {} epochs ({}): more epochs "
+                         "(--epochs {} or --epochs auto) should lower it further\n",
+                         epochs, which, 4 * epochs)
+                 .c_str(),
+             stderr);
+}
+
 int run(Settings& s) {
   // Everything that can be checked without the data is checked first: a typo should not cost
   // a training run.
@@ -166,10 +240,14 @@ int run(Settings& s) {
     cli::find_gnuplot();
   }
 
-  const Data d = load(s);
-  if (!s.quiet)
+  Data d = load(s);
+  resolve_auto(s, d);
+  if (!s.quiet) {
     fmt::print("data: {}: {} training samples{}, d = {} (with bias)\n", d.description, d.train.size(),
                d.has_test ? fmt::format(", {} test samples", d.test.size()) : std::string(), d.train.dim());
+    fmt::print("scaling {}; order {}; {}; step {}\n", d.scaling, d.ordering, epochs_phrase(s),
+               s.step == "auto" ? "auto (per precision, from the rows' norms)" : cli::show_step(s.opt.step));
+  }
   std::fflush(stdout);
   std::vector<RunResult> results;
   {
@@ -182,17 +260,20 @@ int run(Settings& s) {
   }
 
   const bool cls = s.model != "least-squares" || s.positive_label.has_value();
-  fmt::print("\nsummary: {} {}, {} epochs, {} arithmetic, rounding {}\n", s.model, cls ? "(one-vs-rest)" : "(regression)",
-             s.opt.epochs, s.arithmetic, s.rounding);
+  note_if_still_falling(results);
+  std::fflush(stderr);
+  fmt::print("\nsummary: {} {}, {}, {} arithmetic, rounding {}\n", s.model, cls ? "(one-vs-rest)" : "(regression)",
+             epochs_phrase(s), s.arithmetic, s.rounding);
   const std::string which = d.has_test ? "test " : "train ";
-  fmt::print("{:>9}  {:>12}  {:>14}  {:>16}  {:>10}\n", "precision", which + (cls ? "acc" : "rmse"), "final loss",
-             "s/epoch (median)", "MB/epoch");
+  fmt::print("{:>9}  {:>12}  {:>14}  {:>16}  {:>10}  {:>6}  {:>7}\n", "precision", which + (cls ? "acc" : "rmse"),
+             "final loss", "s/epoch (median)", "MB/epoch", "epochs", "step");
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& r : results) {
     const auto& last = r.history.epochs.back();
     const double metric = last.test_metric.value_or(last.train_metric);
-    fmt::print("{:>9}  {:>12.4f}  {:>14.6f}  {:>16.4f}  {:>10.3f}\n", r.precision, metric, last.train_loss,
-               median_seconds(r.history), static_cast<double>(r.stream_bytes) / 1e6);
+    fmt::print("{:>9}  {:>12.4f}  {:>14.6f}  {:>16.4f}  {:>10.3f}  {:>6}  {:>7}\n", r.precision, metric, last.train_loss,
+               median_seconds(r.history), static_cast<double>(r.stream_bytes) / 1e6, r.history.epochs.size(),
+               cli::show_step(r.step));
     nlohmann::json hist = nlohmann::json::array();
     for (const auto& e : r.history.epochs)
       hist.push_back({{"epoch", e.epoch},
@@ -207,6 +288,11 @@ int run(Settings& s) {
                           {"arithmetic", s.arithmetic},
                           {"backend", s.backend},
                           {"epochs", s.opt.epochs},
+                          {"epochs_run", r.history.epochs.size()},
+                          {"converged", r.history.converged},
+                          {"tol", s.opt.tol},
+                          {"step", r.step},
+                          {"step_auto", s.step == "auto"},
                           {"metric", r.history.metric},
                           {std::string(d.has_test ? "test_" : "train_") + r.history.metric, metric},
                           {"final_train_loss", last.train_loss},
@@ -223,8 +309,12 @@ int run(Settings& s) {
                           {"train_samples", d.train.size()},
                           {"test_samples", d.has_test ? d.test.size() : 0},
                           {"dimension", d.train.dim()},
-                          {"step", s.opt.step},
+                          {"scaling", d.scaling},
+                          {"order", d.ordering},
                           {"runs", runs}};
+    // One step for the whole run when every precision trained with it (the original's field).
+    if (std::all_of(results.begin(), results.end(), [&](const RunResult& r) { return r.step == results.front().step; }))
+      doc["step"] = results.front().step;
     cli::write_file_atomically(s.summary, doc.dump(2) + '\n');
     if (!s.quiet) fmt::print("summary written to {}\n", s.summary);
   }
@@ -235,8 +325,8 @@ int run(Settings& s) {
   if (!s.plot.empty()) {
     std::vector<cli::PlotCurve> curves;
     for (const auto& r : results) curves.push_back({r.precision, r.history});
-    const std::string title = fmt::format("{} on {}: {} epochs, {} arithmetic, rounding {}", s.model, d.description,
-                                          s.opt.epochs, s.arithmetic, s.rounding);
+    const std::string title = fmt::format("{} on {}: {}, {} arithmetic, rounding {}", s.model, d.description,
+                                          epochs_phrase(s), s.arithmetic, s.rounding);
     cli::plot_history(s.plot, curves, results.front().history.metric, d.has_test, title);
     if (!s.quiet) fmt::print("plot written to {}\n", s.plot);
   }
@@ -248,8 +338,9 @@ int run(Settings& s) {
 int main(int argc, char** argv) {
   Settings s;
   CLI::App app{"zipml-train: SGD for linear models on full- and low-precision data.\n"
-               "With no options: a 10-class L2-SVM on Fashion-MNIST at float32, q8, q4, q2 and q1\n"
-               "(the original ZipML-PYNQ MNIST settings: rows scaled to [0,1], step 2^-12, C+ = 1, C- = 1.5, 10 epochs).\n"
+               "With no options: a 10-class L2-SVM on Fashion-MNIST at float32, q8, q4, q2 and q1, C+ = 1, C- = 1.5.\n"
+               "Step, scaling, order and epochs default to auto (chosen from the data; on Fashion-MNIST:\n"
+               "the original ZipML-PYNQ settings, rows scaled to [0,1], step 2^-12, file order, 10 epochs).\n"
                "Every option is described in docs/OPTIONS.md."};
   app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", "zipml-train " ZIPML_VERSION);
@@ -273,8 +364,16 @@ int main(int argc, char** argv) {
                                     "the default with --backend verilator and pynq)")
                          ->check(CLI::IsMember({"float", "engine"}));
   // How to train.
-  app.add_option("--epochs", s.opt.epochs, "Passes over the training set");
-  app.add_option("--step", s.opt.step, "Step size (default 2^-12)");
+  app.add_option("--epochs", s.epochs,
+                 "Passes over the training set, or auto: up to 600000 samples' worth (10..1000 passes), "
+                 "stopping at a plateau of the training loss (--tol)")
+      ->type_name("N|auto");
+  app.add_option("--step", s.step, "Step size, or auto: 1/16 of 1/(loss curvature x cost x mean squared row norm), a power of two")
+      ->type_name("X|auto");
+  app.add_option("--tol", s.tol,
+                 "Stop when 5 epochs lower the best training loss by less than this fraction of it "
+                 "(default 0.001 with --epochs auto, else off)")
+      ->type_name("X");
   app.add_flag("--decay", s.opt.step_decay, "Halve the step every --decay-interval epochs");
   app.add_option("--decay-interval", s.opt.decay_interval, "Epochs per halving of the step")->check(CLI::Range(1u, 255u));
   app.add_option("--minibatch", s.opt.minibatch, "Mini-batch size (power of two; gradients are summed)");
@@ -283,15 +382,19 @@ int main(int argc, char** argv) {
   app.add_option("--cost-neg", s.cost_neg, "Cost of negative samples (l2svm, logistic)");
   app.add_option("--positive-label", s.positive_label, "Binary classification: this label against the rest");
   app.add_option("--seed", s.opt.seed, "Seed for stochastic rounding and shuffling");
-  app.add_option("--order", s.order, "Sample order: file, shuffle (once) or shuffle-each-epoch")
-      ->check(CLI::IsMember({"file", "shuffle", "shuffle-each-epoch"}));
+  app.add_option("--order", s.order,
+                 "Sample order: file, shuffle (once), shuffle-each-epoch, or auto (file, unless the rows come grouped by label: shuffle)")
+      ->check(CLI::IsMember({"auto", "file", "shuffle", "shuffle-each-epoch"}));
   app.add_flag("--double-sampling", s.opt.double_sampling, "Two independent quantizations per sample (stochastic rounding)");
   app.add_flag("--requantize", s.opt.requantize, "A fresh stochastic quantization every epoch");
   app.add_option("--threads", s.opt.threads, "Threads (0 = all cores)");
   // The data.
-  app.add_option("--scale", s.scale, "Min-max scaling of the features: rows, columns or none")
-      ->check(CLI::IsMember({"rows", "columns", "none"}));
-  app.add_option("--range", s.range, "Feature range after scaling: 0..1 or -1..1")->check(CLI::IsMember({"0..1", "-1..1"}));
+  app.add_option("--scale", s.scale,
+                 "Min-max scaling of the features: rows, columns, none, or auto (IDX images: rows; tables: "
+                 "columns, none when already in [0,1] or [-1,1])")
+      ->check(CLI::IsMember({"auto", "rows", "columns", "none"}));
+  auto* range = app.add_option("--range", s.range, "Feature range after scaling: 0..1 or -1..1")
+                    ->check(CLI::IsMember({"0..1", "-1..1"}));
   app.add_option("--scale-labels", s.scale_labels, "Regression: min-max scale the labels to none, 0..1 or -1..1")
       ->check(CLI::IsMember({"none", "0..1", "-1..1"}));
   app.add_option("--data-dir", s.data_dir, "Fashion-MNIST folder (Debian package dataset-fashion-mnist)")
@@ -329,6 +432,7 @@ int main(int argc, char** argv) {
     // asking it for float is refused (by Sgd, with a message that says so).
     if ((s.backend == "verilator" || s.backend == "pynq") && arithmetic->count() == 0) s.arithmetic = "engine";
     s.opt.arithmetic = s.arithmetic == "engine" ? zipml::Arithmetic::Engine : zipml::Arithmetic::Float;
+    s.range_given = range->count() > 0;
     s.opt.order = s.order == "file"      ? zipml::Order::File
                   : s.order == "shuffle" ? zipml::Order::Shuffle
                                          : zipml::Order::ShuffleEachEpoch;
@@ -337,7 +441,7 @@ int main(int argc, char** argv) {
     return run(s);
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "zipml-train: error: {}\n", e.what());
+    std::fputs(fmt::format("zipml-train: error: {}\n", e.what()).c_str(), stderr); // never throws
     return 1;
   }
 }

@@ -3,6 +3,8 @@
 #ifndef ZIPML_EXAMPLES_CLI_COMMON_HPP
 #define ZIPML_EXAMPLES_CLI_COMMON_HPP
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -28,9 +30,31 @@ namespace zipml::cli {
 
 namespace fs = std::filesystem;
 
-//! IDX files are recognised by name (idx, ubyte) when --format is auto; the rest is LIBSVM.
-inline bool looks_idx(const std::string& path) {
-  return path.find("idx") != std::string::npos || path.find("ubyte") != std::string::npos;
+//! Whether `file` is read as IDX: --format idx, or --format auto and the file starts with an
+//! IDX magic number (its name says nothing: a LIBSVM file may be called my_idx.svm).
+inline bool is_idx_input(const std::string& file, const std::string& format) {
+  return format == "idx" || (format == "auto" && data::has_idx_magic(file));
+}
+
+//! `text` as a count >= 1 for `option`, or Error "OPTION must be WHAT, got TEXT" (so "-1" is
+//! not read as 18446744073709551615).
+inline std::size_t parse_count(const std::string& text, std::string_view option, std::string_view what) {
+  std::size_t v = 0;
+  const auto* end = text.data() + text.size();
+  const auto res = std::from_chars(text.data(), end, v);
+  if (text.empty() || res.ec != std::errc{} || res.ptr != end || v == 0)
+    throw Error(fmt::format("{} must be {}, got {}", option, what, text));
+  return v;
+}
+
+//! `text` as a positive finite float for `option`, or Error as parse_count.
+inline float parse_positive(const std::string& text, std::string_view option, std::string_view what) {
+  float v = 0;
+  const auto* end = text.data() + text.size();
+  const auto res = std::from_chars(text.data(), end, v);
+  if (text.empty() || res.ec != std::errc{} || res.ptr != end || !(v > 0.0f) || !std::isfinite(v))
+    throw Error(fmt::format("{} must be {}, got {}", option, what, text));
+  return v;
 }
 
 //! A data file as the programs take it: IDX images (with their labels file) or LIBSVM.
@@ -38,12 +62,19 @@ inline bool looks_idx(const std::string& path) {
 //! `labels_option` names the option that gives IDX labels, for the error message.
 inline data::Dataset read_data(const std::string& file, const std::string& labels, const std::string& format,
                                std::size_t limit, std::size_t num_features, std::string_view labels_option) {
-  const bool idx = format == "idx" || (format == "auto" && looks_idx(file));
+  const bool idx = is_idx_input(file, format);
   if (idx) {
     if (labels.empty()) throw Error(fmt::format("IDX images {} need {} FILE (the IDX labels)", file, labels_option));
     return data::read_idx(file, labels, limit);
   }
   return data::read_libsvm(file, {.limit = limit, .num_features = num_features});
+}
+
+//! A step for people: "2^-12" for a power of two, else the number.
+inline std::string show_step(float step) {
+  int e = 0;
+  if (std::frexp(step, &e) == 0.5f) return fmt::format("2^{}", e - 1);
+  return fmt::format("{}", step);
 }
 
 //! The four files of Debian's dataset-fashion-mnist in `dir`.

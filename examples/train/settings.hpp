@@ -95,8 +95,12 @@ struct Settings {
   std::string board = "hw";  //!< --backend pynq: hw (the board this runs on) or sim (the simulated board)
   std::string bitstream;     //!< --backend pynq: a .bit to load, or a folder of zipml_<precision>.bit
   std::string arithmetic = "float";
-  std::string order = "file";
-  std::string scale = "rows";
+  std::string order = "auto";  //!< file, shuffle, shuffle-each-epoch, or auto (tuning/order.hpp)
+  std::string scale = "auto";  //!< rows, columns, none, or auto (tuning/scaling.hpp)
+  std::string epochs = "auto"; //!< a count, or auto (tuning/stopping.hpp): resolved into opt.epochs
+  std::string step = "auto";   //!< a number, or auto (tuning/step.hpp, per precision)
+  std::optional<double> tol;   //!< --tol; default kAutoTol with --epochs auto, else 0
+  bool range_given = false;    //!< --range was on the command line
   std::string scale_labels = "none";
   std::string range = "0..1";
   std::string data_dir = ZIPML_FASHION_MNIST_DIR;
@@ -113,6 +117,7 @@ struct Settings {
 struct RunResult {
   std::string precision;
   zipml::History history;
+  float step = 0.0f;            //!< the step it trained with (chosen, or --step)
   std::size_t stream_bytes = 0; //!< packed bytes sent per epoch
   std::string saved, npy;       //!< files written for this precision
 };
@@ -121,6 +126,9 @@ struct Data {
   zipml::data::Dataset train, test;
   bool has_test = false;
   std::string description;
+  std::string scaling;  //!< how the features were scaled, and why (the defaults line)
+  std::string ordering; //!< which order, and why
+  double mean_sq_norm = 0.0; //!< E||x||^2 of the scaled training rows (--step auto)
   std::optional<zipml::data::MinMaxScaler> scaler;      //!< saved with the model
   std::optional<zipml::data::LabelScaler> label_scaler; //!< saved with the model
 };

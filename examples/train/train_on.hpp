@@ -54,12 +54,18 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
     model.cost_pos = s.cost_pos;
     model.cost_neg = s.cost_neg;
   }
-  zipml::Sgd<Model, Precision, Backend> sgd(s.opt, model, make_backend<Backend>(s, Precision::bits, label));
+  zipml::Options opt = s.opt;
+  if (s.step == "auto") {
+    namespace tuning = zipml::tuning;
+    opt.step = tuning::norm_depends_on_precision<Precision> ? tuning::auto_step<Model, Precision>(d.train, model, opt).step
+                                                           : tuning::step_for(d.mean_sq_norm, model, opt).step;
+  }
+  zipml::Sgd<Model, Precision, Backend> sgd(opt, model, make_backend<Backend>(s, Precision::bits, label));
   const bool cls = sgd.is_classification();
   if (!s.quiet) {
-    progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} ==\n", label, Model::name,
-                               Precision::bits == 32 ? "-" : std::string(Precision::rounding::name), s.arithmetic,
-                               Backend::name) +
+    progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} | step {}{} ==\n", label,
+                               Model::name, Precision::bits == 32 ? "-" : std::string(Precision::rounding::name),
+                               s.arithmetic, Backend::name, cli::show_step(opt.step), s.step == "auto" ? " (auto)" : "") +
                    fmt::format("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", "train loss", cls ? "train acc" : "train rmse",
                                cls ? "test acc" : "test rmse", "seconds"));
   }
@@ -73,6 +79,7 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
   });
   RunResult r;
   r.precision = label;
+  r.step = opt.step;
   r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
   r.stream_bytes = sgd.packed().bytes();
   if (!s.save.empty()) {

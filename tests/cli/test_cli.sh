@@ -73,7 +73,13 @@ refuse same-output "--summary and --history both name" -- \
   "$train" --train "$tmp/t.libsvm" --summary "$tmp/x" --history "$tmp/x"
 refuse missing-folder "the directory .*/nowhere does not exist" -- \
   "$train" --train "$tmp/t.libsvm" --save "$tmp/nowhere/m.zml"
-refuse zero-epochs "--epochs must be at least 1" -- "$train" --train "$tmp/t.libsvm" --epochs 0
+refuse zero-epochs "^zipml-train: error: --epochs must be a positive integer or auto, got 0$" -- \
+  "$train" --train "$tmp/t.libsvm" --epochs 0
+refuse negative-epochs "^zipml-train: error: --epochs must be a positive integer or auto, got -1$" -- \
+  "$train" --train "$tmp/t.libsvm" --epochs -1
+refuse bad-step "^zipml-train: error: --step must be a positive number or auto, got 0.1x$" -- \
+  "$train" --train "$tmp/t.libsvm" --step 0.1x
+refuse bad-tol "^zipml-train: error: --tol must be at least 0 and below 1, got 2$" -- "$train" --train "$tmp/t.libsvm" --tol 2
 refuse duplicate-precision "--precision names 'q4' twice" -- "$train" --train "$tmp/t.libsvm" --precision q4,q4
 refuse plot-extension "must end in .svg or .png" -- "$train" --train "$tmp/t.libsvm" --plot "$tmp/p.pdf"
 refuse plot-no-gnuplot "--plot needs gnuplot: sudo apt-get install gnuplot-nox" -- \
@@ -99,5 +105,34 @@ if command -v script >/dev/null 2>&1; then
 else
   echo "skip bar-on-terminal: no 'script' program (util-linux) to make a terminal"
 fi
+
+# The defaults chosen from the data (docs/OPTIONS.md, "defaults"): each choice is printed.
+make_libsvm "$tmp/wide.libsvm" 300 5 multi   # features in [0, 10]
+expect auto-scale-columns 0 "^scaling columns (table: columns, range 0..1); order file (its labels are mixed); up to 1000 epochs" -- \
+  "$train" --train "$tmp/wide.libsvm" --precision q8 --summary "$tmp/auto.json"
+check auto-step-printed grep -q "| step 2^-[0-9]* (auto) ==" "$tmp/out"
+expect auto-converged 0 '"converged": true' -- cat "$tmp/auto.json"
+expect auto-epochs-run 0 '"epochs_run": [0-9]' -- cat "$tmp/auto.json"
+expect auto-scale-none 0 "^scaling none (features already in \[-1, 1\]: none, range -1..1)" -- \
+  "$train" --train "$data/tiny.libsvm" --precision q8
+expect auto-range-asked 0 "^scaling columns (table: columns, range 0..1)" -- \
+  "$train" --train "$data/tiny.libsvm" --precision q8 --range 0..1
+sort -n -k1,1 "$tmp/wide.libsvm" >"$tmp/sorted.libsvm"
+expect auto-order-grouped 0 "order shuffle (the file's rows come grouped by label)" -- \
+  "$train" --train "$tmp/sorted.libsvm" --precision q8
+expect fixed-epochs-note 0 "note: the training loss still fell in the last of 1 epochs (q8 [0-9.]*%): more epochs (--epochs 4 or --epochs auto)" -- \
+  "$train" --train "$tmp/wide.libsvm" --precision q8 --epochs 1 --quiet
+check fixed-epochs-line grep -q "^summary: l2svm (one-vs-rest), 1 epochs," "$tmp/out"
+make_libsvm "$tmp/reg.libsvm" 200 6 regression
+refuse regression-labels "reg.libsvm: row 1: label [0-9.]* is not a class (not an integer): for a continuous target train the least-squares model (zipml-train --model least-squares)" -- \
+  "$train" --train "$tmp/reg.libsvm" --precision q8
+expect regression-trains 0 "^summary: least-squares (regression)" -- \
+  "$train" --train "$tmp/reg.libsvm" --model least-squares --precision float32 --quiet
+# --format auto goes by the magic number, not the name.
+cp "$tmp/wide.libsvm" "$tmp/my_idx.svm"
+expect libsvm-named-idx 0 "^data: $tmp/my_idx.svm: 300 training samples" -- "$train" --train "$tmp/my_idx.svm" --precision q8
+printf -- '-1 3:0.5 2:0.25\n' >"$tmp/down.libsvm"
+refuse libsvm-descending "down.libsvm:1: feature indices must be in ascending order: 2 after 3 in '2:0.25'" -- \
+  "$train" --train "$tmp/down.libsvm"
 
 finish

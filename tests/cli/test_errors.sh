@@ -38,7 +38,9 @@ refuse unknown-rounding "^zipml-train: error: unknown rounding 'up': choose near
 refuse empty-precision "^zipml-train: error: unknown precision '': choose float32, q8, q4, q2, q1$" -- \
   "$train" --precision "" --data-dir "$tmp/none"
 
-# IDX images need their labels file (auto format: the name says idx).
+# IDX images need their labels file (auto format: the magic number says IDX).
+idx_images "$tmp/a-idx3-ubyte" 4 2 2
+idx_images "$tmp/b-idx3-ubyte" 4 2 2
 refuse idx-train-labels "IDX images $tmp/a-idx3-ubyte need --train-labels FILE (the IDX labels)" -- \
   "$train" --train "$tmp/a-idx3-ubyte"
 refuse idx-test-labels "IDX images $tmp/b-idx3-ubyte need --test-labels FILE (the IDX labels)" -- \
@@ -108,6 +110,12 @@ idx_images "$tmp/train-idx3-ubyte" 8 2 2
 idx_labels "$tmp/train-idx1-ubyte" 8
 expect train-idx 0 "summary" -- "$train" --train "$tmp/train-idx3-ubyte" --train-labels "$tmp/train-idx1-ubyte" \
   --epochs 1 --precision q8 --save "$tmp/i.zml" --quiet
+# --format auto: IDX by its magic number, whatever the name (here none of "idx" or "ubyte").
+cp "$tmp/train-idx3-ubyte" "$tmp/images.bin"
+cp "$tmp/train-idx1-ubyte" "$tmp/labels.bin"
+expect idx-by-magic 0 "^data: $tmp/images.bin: 8 training samples, d = 5" -- \
+  "$train" --train "$tmp/images.bin" --train-labels "$tmp/labels.bin" --epochs 1 --precision q8
+check idx-scaled-by-rows grep -q "^scaling rows (images: rows, range 0..1)" "$tmp/out"
 idx_images "$tmp/big-idx3-ubyte" 2 3 3
 idx_labels "$tmp/big-idx1-ubyte" 2
 refuse predict-width "$tmp/big-idx3-ubyte: 9 features per sample, but the model $tmp/i.zml was trained on 4: is this the data it was made for?" -- \

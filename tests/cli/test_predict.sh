@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
 
 # The metric of PRECISION in zipml-train's summary table (4 decimals) in FILE.
-table_metric() { awk -v p="$2" '$1 == p && NF == 5 { print $2 }' "$1"; }
+table_metric() { awk -v p="$2" '$1 == p && NF == 7 { print $2 }' "$1"; }
 # The metric zipml-predict printed ("accuracy 0.9420" / "rmse 0.01 (... 0.0123 in the scaled ...")).
 predicted() { awk '$1 == "accuracy" { printf "%.4f\n", $2 } $1 == "rmse" { printf "%.4f\n", $(NF - 6) }' "$tmp/out"; }
 
@@ -54,6 +54,7 @@ printf '1 1:0.5 2:0.5 3:0.5 4:0.5 5:0.5 6:0.5\n' >"$tmp/wide.libsvm"
 refuse too-many-features "wide.libsvm:1" -- "$predict" "$tmp/m.q4.zml" "$tmp/wide.libsvm"
 refuse predictions-over-data "would overwrite the input data file" -- \
   "$predict" "$tmp/m.q4.zml" "$tmp/test.libsvm" --predictions "$tmp/test.libsvm"
+printf '\0\0\10\3\0\0\0\1\0\0\0\2\0\0\0\2\1\2\3\4' >"$tmp/images-idx3-ubyte" # IDX: 1 image of 2 x 2
 refuse idx-needs-labels "need --labels FILE" -- "$predict" "$tmp/m.q4.zml" "$tmp/images-idx3-ubyte"
 
 # Fashion-MNIST (IDX) when installed: zipml-predict's default data is its test set.

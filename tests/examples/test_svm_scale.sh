@@ -23,7 +23,7 @@ for f in train:a test:b; do
 done
 
 # accuracy PRECISION: the test accuracy in the summary table of $tmp/out.
-accuracy() { awk -v p="$1" '$1 == p && NF == 5 { print $2 }' "$tmp/out"; }
+accuracy() { awk -v p="$1" '$1 == p && NF == 7 { print $2 }' "$tmp/out"; }
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 for range in "-1 1 -1..1" "0 1 0..1"; do
@@ -36,6 +36,13 @@ for range in "-1 1 -1..1" "0 1 0..1"; do
     --scale none --range="$zipml_range" --step 0.01 --epochs 8 --order shuffle --precision float32,q8,q4 --quiet
   for p in float32 q8 q4; do
     check "accuracy-$zipml_range-$p $(accuracy $p)" at_least "$(accuracy $p)" 0.9
+  done
+  # With no options, --scale auto sees svm-scale's range and leaves the data as they are.
+  [ "$zipml_range" = "0..1" ] && in="\[0, 1\]" || in="\[-1, 1\]"
+  expect "auto-$zipml_range" 0 "^scaling none (features already in $in: none, range $zipml_range)" -- \
+    "$train" --train "$tmp/train.scaled" --test "$tmp/test.scaled" --precision float32,q8,q4
+  for p in float32 q8 q4; do
+    check "auto-accuracy-$zipml_range-$p $(accuracy $p)" at_least "$(accuracy $p)" 0.9
   done
 done
 

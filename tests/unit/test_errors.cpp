@@ -238,9 +238,14 @@ TEST_CASE("training: options, costs, classes and backends are checked with their
   o.step = 1e30f;
   CHECK(fit(o, L2Svm{1e10f, 1.0f}) == "step x cost must be positive and finite, got inf: check the class costs");
 
-  // 1025 distinct labels: regression data given to a classifier.
+  // 1025 distinct labels, one sample each: regression data given to a classifier.
   auto many = small(1025, 3, 1025, "years.libsvm");
   CHECK(message_of([&] { Sgd<Logistic, Float32, Cpu>().fit(many); }) ==
+        "years.libsvm: 1025 distinct labels in 1025 samples (fewer than 5 per label) look like a continuous target, "
+        "not classes: train the least-squares model (zipml-train --model least-squares)");
+  // 1025 classes of 5 samples each: classes, but more than the lanes a classifier takes.
+  auto classes = small(5 * 1025, 3, 1025, "years.libsvm");
+  CHECK(message_of([&] { Sgd<Logistic, Float32, Cpu>().fit(classes); }) ==
         "years.libsvm: 1025 distinct labels: a classifier takes at most 1024 classes (is this regression data?)");
 
   // A backend that cannot run the arithmetic asked for says so before anything is packed.
