@@ -43,14 +43,19 @@ template <PrecisionPolicy Precision>
   double sum = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
     const float* row = &train.features(i, 0);
+    // Eight partial sums, so that the compiler vectorizes the row (a pass over Fashion-MNIST
+    // costs what reading it does); floats suffice within a row of values in [-1, 1].
+    float part[8] = {};
+    std::size_t j = 0;
+    for (; j + 8 <= d; j += 8)
+      for (std::size_t k = 0; k < 8; ++k) part[k] += row[j + k] * row[j + k];
     double sq = 0.0;
-    for (std::size_t j = 0; j < d; ++j) {
-      const double x = row[j];
-      sq += x * x;
-      if constexpr (Precision::bits < 32 && Precision::rounding::stochastic) {
-        if (j == 0) continue; // the bias is exact
-        const double delta = std::ldexp(1.0, -quant::fraction_bits(Precision::bits, minus_one_one));
-        const double a = x / delta, f = a - std::floor(a);
+    for (; j < d; ++j) sq += static_cast<double>(row[j]) * row[j];
+    for (float p : part) sq += p;
+    if constexpr (Precision::bits < 32 && Precision::rounding::stochastic) {
+      const double delta = std::ldexp(1.0, -quant::fraction_bits(Precision::bits, minus_one_one));
+      for (std::size_t c = 1; c < d; ++c) { // the bias (column 0) is exact
+        const double a = row[c] / delta, f = a - std::floor(a);
         sq += delta * delta * f * (1.0 - f);
       }
     }
