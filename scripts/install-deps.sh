@@ -26,15 +26,16 @@ set -uo pipefail
 declare -A group_packages=(
   # build, the header-only library's dependencies, the programs, the tests, the RTL engine
   # (simulation and synthesis), the main job's data (Fashion-MNIST in
-  # /usr/share/datasets/fashion-mnist), plots, and the interop tests (LIBSVM's svm-scale,
-  # numpy and scikit-learn for zero-based svmlight files)
+  # /usr/share/datasets/fashion-mnist), plots, the interop tests (LIBSVM's svm-scale,
+  # numpy and scikit-learn for zero-based svmlight files) and the defaults suite (liblinear's
+  # train and predict programs as the reference)
   [base]="build-essential meson ninja-build pkg-config cmake git
           libboost-dev xtensor-dev libxsimd-dev xtl-dev zlib1g-dev
           doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           verilator yosys
           dataset-fashion-mnist
           gnuplot-nox
-          libsvm-tools python3-numpy python3-sklearn"
+          libsvm-tools liblinear-tools python3-numpy python3-sklearn"
   # scripts/fuzz.sh: clang++ with libFuzzer and the sanitizer runtimes
   [fuzz]="clang libclang-rt-14-dev"
   # scripts/cross-test.sh: the cross compilers and qemu to run the board programs' tests.
