@@ -61,6 +61,14 @@ class Progress {
     draw();
   }
 
+  //! The current precision is done: one that stopped early (--tol) counts as all its epochs,
+  //! so that the bar and the time left go on from the next precision's share.
+  void end_precision() {
+    std::lock_guard lock(mutex_);
+    if (epochs_ > 0 && done_ % epochs_ != 0) done_ += epochs_ - done_ % epochs_;
+    draw();
+  }
+
   //! Prints `text` (whole lines) above the bar.
   void print(const std::string& text) {
     std::lock_guard lock(mutex_);

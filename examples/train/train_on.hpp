@@ -81,6 +81,7 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
   r.precision = label;
   r.step = opt.step;
   r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
+  progress.end_precision();
   r.stream_bytes = sgd.packed().bytes();
   if (!s.save.empty()) {
     r.saved = cli::for_precision(s.save, label, s.precisions.size()).string();
