@@ -2,14 +2,19 @@
 #ifndef ZIPML_OPTIONS_HPP
 #define ZIPML_OPTIONS_HPP
 
+#include <bit>
+#include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "zipml/backend.hpp"
 #include "zipml/data/dataset.hpp"
+#include "zipml/error.hpp"
 
 namespace zipml {
 
@@ -41,6 +46,38 @@ struct Options {
   std::optional<float> positive_label; //!< binary: this label against the rest
   unsigned threads = 0;         //!< 0 = all cores
 };
+
+namespace detail {
+
+//! Shortest exact spelling of a value for a message: std::to_string would show a step of
+//! 2^-40 as "0.000000".
+template <class T>
+  requires std::is_floating_point_v<T>
+std::string show(T v) {
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+} // namespace detail
+
+//! Throws Error naming the option and its value for options no backend can train with (Sgd
+//! calls it first; a program may call it before reading any data).
+inline void check(const Options& o) {
+  if (!(o.step > 0.0f) || !std::isfinite(o.step)) throw Error("step must be a positive number, got " + detail::show(o.step));
+  if (o.minibatch == 0 || o.minibatch > 65536 || !std::has_single_bit(o.minibatch))
+    throw Error("mini-batch must be a power of two from 1 to 65536 (the engine's 16-bit mask), got " +
+                std::to_string(o.minibatch));
+  if (o.decay_interval == 0 || o.decay_interval > 255)
+    throw Error("decay interval must be 1..255 epochs, got " + std::to_string(o.decay_interval));
+  if (!(o.l2 >= 0.0f) || !std::isfinite(o.l2)) throw Error("l2 must be >= 0, got " + detail::show(o.l2));
+  if (o.l2 > 0.0f && static_cast<double>(o.step) * o.l2 > 0.5)
+    throw Error("step x l2 = " + detail::show(static_cast<double>(o.step) * o.l2) +
+                " shrinks the model by half or more per sample: use a smaller l2");
+  if (!(o.tol >= 0.0) || !(o.tol < 1.0)) throw Error("tol must be in [0, 1), got " + detail::show(o.tol));
+  if (o.epochs > 0xffffffffu)
+    throw Error("epochs " + std::to_string(o.epochs) + " do not fit the stream's 32-bit field (at most 4294967295)");
+}
 
 //! What one epoch did.
 struct EpochStats {

@@ -36,15 +36,6 @@ namespace detail {
 
 inline std::string name_of(const data::Dataset& ds) { return ds.source.empty() ? "data set" : ds.source; }
 
-//! Shortest exact spelling of a value for a message: std::to_string would show a step of
-//! 2^-40 as "0.000000".
-inline std::string show(float v) { return data::detail::format_value(v); }
-inline std::string show(double v) {
-  char buf[32];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, res.ptr);
-}
-
 //! Sorted distinct labels.
 inline std::vector<float> distinct_labels(const data::Dataset& ds) {
   std::vector<float> c(ds.labels.begin(), ds.labels.end());
@@ -92,7 +83,7 @@ class Sgd {
   //! Trains from the zero model for Options::epochs passes (fewer when Options::tol stops it
   //! at a plateau of the training loss); evaluates after each.
   History fit(const data::Dataset& train, const data::Dataset* test = nullptr) {
-    check_options();
+    check(options_);
     if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
     if (test != nullptr && test->dim() != train.dim())
       throw Error(detail::name_of(*test) + ": test set has " + std::to_string(test->dim()) +
@@ -223,24 +214,6 @@ class Sgd {
       // 32-bit model words and 18-bit features.
       return options_.arithmetic == Arithmetic::Engine ? std::size_t{1} << 15 : std::size_t{0xffffffffu};
     }
-  }
-
-  void check_options() const {
-    const auto& o = options_;
-    if (!(o.step > 0.0f) || !std::isfinite(o.step))
-      throw Error("step must be a positive number, got " + detail::show(o.step));
-    if (o.minibatch == 0 || o.minibatch > 65536 || !std::has_single_bit(o.minibatch))
-      throw Error("mini-batch must be a power of two from 1 to 65536 (the engine's 16-bit mask), got " +
-                  std::to_string(o.minibatch));
-    if (o.decay_interval == 0 || o.decay_interval > 255)
-      throw Error("decay interval must be 1..255 epochs, got " + std::to_string(o.decay_interval));
-    if (!(o.l2 >= 0.0f) || !std::isfinite(o.l2)) throw Error("l2 must be >= 0, got " + detail::show(o.l2));
-    if (o.l2 > 0.0f && static_cast<double>(o.step) * o.l2 > 0.5)
-      throw Error("step x l2 = " + detail::show(static_cast<double>(o.step) * o.l2) +
-                  " shrinks the model by half or more per sample: use a smaller l2");
-    if (!(o.tol >= 0.0) || !(o.tol < 1.0)) throw Error("tol must be in [0, 1), got " + detail::show(o.tol));
-    if (o.epochs > 0xffffffffu)
-      throw Error("epochs " + std::to_string(o.epochs) + " do not fit the stream's 32-bit field (at most 4294967295)");
   }
 
   //! Regression targets enter the engine as Q9.23 words: |b| must stay below 256.
