@@ -23,7 +23,7 @@ wrapper=$(sed -n "s/^exe_wrapper *= *\[\(.*\)\]/\1/p" "$cross" | tr -d "',")
 [ -n "$wrapper" ] || { echo "cross-test.sh: no exe_wrapper in $cross" >&2; exit 1; }
 
 if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" --cross-file "$cross" -Drtl=disabled -Dnative=false -Dzlib=disabled -Dbuildtype=release
+  meson setup "$build" --cross-file "$cross" -Drtl=disabled -Dnative=false -Dzlib=disabled -Dlibdeflate=disabled -Dbuildtype=release
 fi
 # (tests/unit/test_engine.cpp needs __int128, which 32-bit ARM does not have)
 tests=(pynq-sim pynq-linux stream model_file)

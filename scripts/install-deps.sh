@@ -30,7 +30,7 @@ declare -A group_packages=(
   # numpy and scikit-learn for zero-based svmlight files) and the defaults suite (liblinear's
   # train and predict programs as the reference)
   [base]="build-essential meson ninja-build pkg-config cmake git
-          libboost-dev xtensor-dev libxsimd-dev xtl-dev zlib1g-dev
+          libboost-dev xtensor-dev libxsimd-dev xtl-dev zlib1g-dev libdeflate-dev
           doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           verilator yosys
           dataset-fashion-mnist

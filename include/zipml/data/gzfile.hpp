@@ -4,6 +4,10 @@
 // bytes, is far faster than token-by-token stream extraction. zlib's gzread passes plain files
 // through unchanged, so "data.libsvm" and "data.libsvm.gz" take the same path.
 //
+// With libdeflate (ZIPML_HAVE_LIBDEFLATE) a gzip file is read whole and inflated in one call,
+// 2-3x faster than zlib's streaming inflate; a file it refuses is read once more through zlib
+// for zlib's precise message (truncated, bad check, bad header), so errors read the same.
+//
 // Built with ZIPML_NO_ZLIB (Meson -Dzlib=disabled; the ARM board builds, whose cross toolchain
 // has no ARM zlib), plain files are read as they are and a gzip file is refused with a message
 // that says so: no silent garbage from compressed bytes.
@@ -15,18 +19,22 @@
 #include <climits>
 #include <cstddef>
 #include <cstring>
+#include <span>
 #include <filesystem>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include <fstream>
 #ifndef ZIPML_NO_ZLIB
 #include <zlib.h>
-#else
-#include <fstream>
+#endif
+#ifdef ZIPML_HAVE_LIBDEFLATE
+#include <libdeflate.h>
 #endif
 
 #include "zipml/error.hpp"
+#include "zipml/memory.hpp"
 
 namespace zipml::data {
 
@@ -46,13 +54,10 @@ inline void check_readable(const std::filesystem::path& path) {
     throw Error("cannot read '" + name + "': it is a directory, not a file");
 }
 
-#ifdef ZIPML_NO_ZLIB
-
-//! Without zlib: the plain bytes of `path`; a gzip file (magic 1f 8b) is refused.
+//! The bytes of `path` as they are on disk.
 template <class Buffer>
-void read_into(const std::filesystem::path& path, Buffer& out) {
+void read_raw(const std::filesystem::path& path, Buffer& out) {
   const std::string name = path.string();
-  check_readable(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open '" + name + "': " + std::strerror(errno));
   in.seekg(0, std::ios::end);
@@ -62,12 +67,23 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
   out.resize(static_cast<std::size_t>(size));
   if (size > 0 && !in.read(reinterpret_cast<char*>(out.data()), size))
     throw Error("cannot read '" + name + "': " + std::strerror(errno));
+}
+
+#if defined(ZIPML_NO_ZLIB) && !defined(ZIPML_HAVE_LIBDEFLATE)
+
+//! Without zlib: the plain bytes of `path`; a gzip file (magic 1f 8b) is refused.
+template <class Buffer>
+void read_into(const std::filesystem::path& path, Buffer& out) {
+  check_readable(path);
+  read_raw(path, out);
   if (out.size() >= 2 && static_cast<unsigned char>(out[0]) == 0x1f && static_cast<unsigned char>(out[1]) == 0x8b)
-    throw Error("cannot read '" + name + "': it is gzip-compressed, and this zipml was built without zlib "
+    throw Error("cannot read '" + path.string() + "': it is gzip-compressed, and this zipml was built without zlib "
                 "(-Dzlib=disabled, as the ARM board builds are): gunzip it first");
 }
 
-#else
+#endif
+
+#ifndef ZIPML_NO_ZLIB
 
 //! Closes the gzFile on every path out, including exceptions; reports nothing (see read_into).
 struct GzCloser {
@@ -91,7 +107,7 @@ inline std::string gz_message(gzFile file) {
 //! geometrically, starting from the on-disk size, so a plain file is read with one gzread
 //! and a compressed one with a handful.
 template <class Buffer>
-void read_into(const std::filesystem::path& path, Buffer& out) {
+void read_into_zlib(const std::filesystem::path& path, Buffer& out) {
   const std::string name = path.string();
   check_readable(path);
 
@@ -142,6 +158,80 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
 }
 
 #endif // ZIPML_NO_ZLIB
+
+#ifdef ZIPML_HAVE_LIBDEFLATE
+
+struct Decompressor {
+  libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+  Decompressor() = default;
+  Decompressor(const Decompressor&) = delete;
+  Decompressor& operator=(const Decompressor&) = delete;
+  ~Decompressor() {
+    if (d != nullptr) libdeflate_free_decompressor(d);
+  }
+};
+
+//! Inflates every gzip member of `in` into `out`; false if libdeflate refuses one (the caller
+//! then asks zlib why). Each member's size is not known before it is inflated: the buffer
+//! starts at the last member's ISIZE trailer (exact for one member below 4 GiB) and doubles.
+template <class Buffer>
+bool inflate_members(std::span<const unsigned char> in, Buffer& out) {
+  Decompressor dec;
+  if (dec.d == nullptr) throw Error("libdeflate: out of memory");
+  const std::size_t isize = std::size_t{in[in.size() - 4]} | std::size_t{in[in.size() - 3]} << 8 |
+                            std::size_t{in[in.size() - 2]} << 16 | std::size_t{in[in.size() - 1]} << 24;
+  std::size_t used = 0, at = 0;
+  out.reserve(std::max<std::size_t>(isize, 4096));
+  advise_huge_pages(out.data(), out.capacity());
+  out.resize(std::max<std::size_t>(isize, 4096));
+  while (at < in.size()) {
+    // As zlib's gzread: what follows a member and is not a gzip member is ignored.
+    if (at > 0 && (in.size() - at < 2 || in[at] != 0x1f || in[at + 1] != 0x8b)) break;
+    std::size_t in_used = 0, got = 0;
+    const auto r = libdeflate_gzip_decompress_ex(dec.d, in.data() + at, in.size() - at, out.data() + used,
+                                                 out.size() - used, &in_used, &got);
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+      out.resize(std::max<std::size_t>(2 * out.size(), used + 4 * (in.size() - at)));
+      continue;
+    }
+    if (r != LIBDEFLATE_SUCCESS) return false;
+    used += got;
+    at += in_used;
+    if (used == out.size() && at < in.size()) out.resize(2 * out.size());
+  }
+  out.resize(used);
+  return true;
+}
+
+//! Plain files as they are; gzip (magic 1f 8b) inflated by libdeflate. A gzip file libdeflate
+//! refuses goes through zlib, whose message says what is wrong (or, without zlib, a generic one).
+template <class Buffer>
+void read_into(const std::filesystem::path& path, Buffer& out) {
+  check_readable(path);
+  std::vector<unsigned char> raw;
+  read_raw(path, raw);
+  const bool gzip = raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+  if (!gzip) {
+    out.resize(raw.size());
+    std::memcpy(out.data(), raw.data(), raw.size());
+    return;
+  }
+  if (raw.size() >= 18 && inflate_members(std::span<const unsigned char>(raw), out)) return;
+#ifndef ZIPML_NO_ZLIB
+  read_into_zlib(path, out);
+#else
+  throw Error("cannot read '" + path.string() + "': truncated or corrupt gzip data (libdeflate refused it)");
+#endif
+}
+
+#elif !defined(ZIPML_NO_ZLIB)
+
+template <class Buffer>
+void read_into(const std::filesystem::path& path, Buffer& out) {
+  read_into_zlib(path, out);
+}
+
+#endif
 
 } // namespace detail
 

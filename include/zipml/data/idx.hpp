@@ -18,6 +18,7 @@
 #include "zipml/data/dataset.hpp"
 #include "zipml/data/gzfile.hpp"
 #include "zipml/error.hpp"
+#include "zipml/memory.hpp"
 
 namespace zipml::data {
 
@@ -133,6 +134,7 @@ inline IdxHeader parse_idx_header(const std::vector<unsigned char>& bytes, const
   Dataset ds;
   ds.source = images_name;
   ds.features = xt::xtensor<float, 2>::from_shape({n, d});
+  advise_huge_pages(ds.features.data(), n * d * sizeof(float));
   ds.labels = xt::xtensor<float, 1>::from_shape({n});
   float* out = ds.features.data();
   const unsigned char* in = image_bytes.data() + 16;

@@ -6,7 +6,9 @@
 #define ZIPML_DATA_SCALING_HPP
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -14,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include <xsimd/xsimd.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "zipml/data/dataset.hpp"
@@ -54,6 +57,71 @@ inline float scale_one(float x, double lo, double hi, Range r) noexcept {
   return static_cast<float>(to_range(t, r));
 }
 
+//! Whether all of x[0, n) are finite: exponent bits not all ones, branch-free so that it
+//! vectorizes (validation reads every value of a data set).
+inline bool all_finite(const float* x, std::size_t n) noexcept {
+  std::uint32_t bad = 0;
+  for (std::size_t j = 0; j < n; ++j)
+    bad |= static_cast<std::uint32_t>((std::bit_cast<std::uint32_t>(x[j]) & 0x7f800000u) == 0x7f800000u);
+  return bad == 0;
+}
+
+//! std::clamp(t, 0, 1) for a batch, by the same comparisons.
+template <class B>
+inline B clamp01(B t) noexcept {
+  t = xsimd::select(t < B(0.0), B(0.0), t);
+  return xsimd::select(B(1.0) < t, B(1.0), t);
+}
+
+inline double clamp01(double t) noexcept { return std::clamp(t, 0.0, 1.0); }
+
+//! x[0, n) to `r` by one [lo, hi], as scale_one does for each value (the same operations, so
+//! the same bits), eight doubles at a time.
+inline void scale_span(float* x, std::size_t n, double lo, double hi, Range r) noexcept {
+  if (!(hi > lo)) {
+    std::fill(x, x + n, 0.0F);
+    return;
+  }
+  const double span = hi - lo;
+  using D = xsimd::batch<double>;
+  constexpr std::size_t w = D::size;
+  alignas(64) double buf[w];
+  std::size_t j = 0;
+  for (; j + w <= n; j += w) {
+    for (std::size_t k = 0; k < w; ++k) buf[k] = x[j + k];
+    D t = clamp01((D::load_aligned(buf) - D(lo)) / D(span));
+    if (r == Range::MinusOneOne) t = D(2.0) * t - D(1.0);
+    t.store_aligned(buf);
+    for (std::size_t k = 0; k < w; ++k) x[j + k] = static_cast<float>(buf[k]);
+  }
+  for (; j < n; ++j) x[j] = scale_one(x[j], lo, hi, r);
+}
+
+//! Minimum and maximum of x[0, n), n >= 1, finite values.
+inline std::pair<float, float> min_max(const float* x, std::size_t n) noexcept {
+  using B = xsimd::batch<float>;
+  std::size_t j = 0;
+  float lo = x[0], hi = x[0];
+  if (n >= B::size) {
+    B vlo = B::load_unaligned(x), vhi = vlo;
+    for (j = B::size; j + B::size <= n; j += B::size) {
+      const B v = B::load_unaligned(x + j);
+      vlo = xsimd::min(vlo, v);
+      vhi = xsimd::max(vhi, v);
+    }
+    alignas(64) float l[B::size], h[B::size];
+    vlo.store_aligned(l);
+    vhi.store_aligned(h);
+    lo = *std::min_element(l, l + B::size);
+    hi = *std::max_element(h, h + B::size);
+  }
+  for (; j < n; ++j) {
+    lo = std::min(lo, x[j]);
+    hi = std::max(hi, x[j]);
+  }
+  return {lo, hi};
+}
+
 } // namespace detail
 
 //! Throws Error naming the source, 1-based row, column and value of the first problem: an empty
@@ -74,10 +142,13 @@ inline void validate(const Dataset& ds) {
       throw Error(src + ": row " + std::to_string(i + 1) + ", column 0: bias is " +
                   detail::format_value(x[0]) + ", expected 1");
     }
-    for (std::size_t j = 1; j < d; ++j) {
-      if (!std::isfinite(x[j])) {
-        throw Error(src + ": row " + std::to_string(i + 1) + ", column " + std::to_string(j) +
-                    ": feature value " + detail::format_value(x[j]) + " is not finite");
+    // The vectorized test first; the loop that names the value only for a row that fails it.
+    if (!detail::all_finite(x + 1, d - 1)) {
+      for (std::size_t j = 1; j < d; ++j) {
+        if (!std::isfinite(x[j])) {
+          throw Error(src + ": row " + std::to_string(i + 1) + ", column " + std::to_string(j) +
+                      ": feature value " + detail::format_value(x[j]) + " is not finite");
+        }
       }
     }
     if (!std::isfinite(ds.labels(i))) {
@@ -148,15 +219,26 @@ class MinMaxScaler {
                   " (bias included)");
     }
     float* x = ds.features.data();
+    if (axis_ == Axis::Rows) {
+      for (std::size_t i = 0; i < ds.size() && d > 1; ++i, x += d) {
+        const auto [lo, hi] = detail::min_max(x + 1, d - 1);
+        detail::scale_span(x + 1, d - 1, lo, hi, range_);
+      }
+      return;
+    }
+    // Columns: scale_one per value, from per-column constants (the same operations).
+    std::vector<double> lo(d), span(d);
+    std::vector<std::uint8_t> live(d);
+    for (std::size_t j = 1; j < d; ++j) {
+      lo[j] = min_[j];
+      live[j] = max_[j] > min_[j];
+      span[j] = live[j] ? static_cast<double>(max_[j]) - min_[j] : 1.0;
+    }
+    const bool zero_one = range_ == Range::ZeroOne;
     for (std::size_t i = 0; i < ds.size(); ++i, x += d) {
-      if (axis_ == Axis::Columns) {
-        for (std::size_t j = 1; j < d; ++j)
-          x[j] = detail::scale_one(x[j], min_[j], max_[j], range_);
-      } else if (d > 1) {
-        const auto [lo, hi] = std::minmax_element(x + 1, x + d);
-        const double lo_v = *lo;
-        const double hi_v = *hi;
-        for (std::size_t j = 1; j < d; ++j) x[j] = detail::scale_one(x[j], lo_v, hi_v, range_);
+      for (std::size_t j = 1; j < d; ++j) {
+        const double t = detail::clamp01((static_cast<double>(x[j]) - lo[j]) / span[j]);
+        x[j] = live[j] ? static_cast<float>(zero_one ? t : 2.0 * t - 1.0) : 0.0F;
       }
     }
   }
