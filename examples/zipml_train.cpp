@@ -169,7 +169,8 @@ std::string history_csv(const std::vector<RunResult>& results) {
   std::string out = fmt::format("precision,epoch,train_loss,train_{0},test_{0},seconds\n", metric);
   for (const auto& r : results)
     for (const auto& e : r.history.epochs)
-      out += fmt::format("{},{},{},{},{},{}\n", r.precision, e.epoch, e.train_loss, e.train_metric,
+      out += fmt::format("{},{},{},{},{},{}\n", r.precision, e.epoch, e.train_loss,
+                         e.train_metric ? fmt::format("{}", *e.train_metric) : std::string(),
                          e.test_metric ? fmt::format("{}", *e.test_metric) : std::string(), e.seconds + e.pack_seconds);
   return out;
 }
@@ -242,6 +243,10 @@ int run(Settings& s) {
 
   Data d = load(s);
   resolve_auto(s, d);
+  // A plot or a history wants a figure per epoch: the test metric (or, without a test set,
+  // the training set's figures) every epoch.
+  if (!s.eval_given && (!s.plot.empty() || !s.history.empty()))
+    s.opt.evaluation = d.has_test ? zipml::Evaluation::Test : zipml::Evaluation::Full;
   if (!s.quiet) {
     fmt::print("data: {}: {} training samples{}, d = {} (with bias)\n", d.description, d.train.size(),
                d.has_test ? fmt::format(", {} test samples", d.test.size()) : std::string(), d.train.dim());
@@ -270,7 +275,7 @@ int run(Settings& s) {
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& r : results) {
     const auto& last = r.history.epochs.back();
-    const double metric = last.test_metric.value_or(last.train_metric);
+    const double metric = last.test_metric ? *last.test_metric : last.train_metric.value_or(0.0);
     fmt::print("{:>9}  {:>12.4f}  {:>14.6f}  {:>16.4f}  {:>10.3f}  {:>6}  {:>7}\n", r.precision, metric, last.train_loss,
                median_seconds(r.history), static_cast<double>(r.stream_bytes) / 1e6, r.history.epochs.size(),
                cli::show_step(r.step));
@@ -278,7 +283,7 @@ int run(Settings& s) {
     for (const auto& e : r.history.epochs)
       hist.push_back({{"epoch", e.epoch},
                       {"train_loss", e.train_loss},
-                      {"train_" + r.history.metric, e.train_metric},
+                      {"train_" + r.history.metric, e.train_metric ? nlohmann::json(*e.train_metric) : nlohmann::json()},
                       {"test_" + r.history.metric, e.test_metric ? nlohmann::json(*e.test_metric) : nlohmann::json()},
                       {"seconds", e.seconds},
                       {"pack_seconds", e.pack_seconds}});
@@ -291,6 +296,7 @@ int run(Settings& s) {
                           {"epochs_run", r.history.epochs.size()},
                           {"converged", r.history.converged},
                           {"tol", s.opt.tol},
+                          {"train_loss_from", zipml::to_string(r.history.evaluation)},
                           {"step", r.step},
                           {"step_auto", s.step == "auto"},
                           {"metric", r.history.metric},
@@ -422,6 +428,13 @@ int main(int argc, char** argv) {
   app.add_option("--plot", s.plot, "Draw loss and test metric per epoch and precision to FILE.svg or .png (gnuplot)")
       ->type_name("FILE");
   app.add_flag("-q,--quiet", s.quiet, "Print only the summary table (no per-epoch lines, no progress bar)");
+  auto* eval = app.add_option("--eval", s.eval,
+                              "Each epoch's figures: pass (the training loss taken during the pass, before each "
+                              "sample's update, on the packed samples; test metric after the last epoch), test "
+                              "(pass, and the test metric every epoch: the default with --plot or --history), full "
+                              "(a separate pass over the training and test sets after every epoch: the default "
+                              "with --plot or --history and no test set)")
+                   ->check(CLI::IsMember({"pass", "test", "full"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -438,6 +451,10 @@ int main(int argc, char** argv) {
                                          : zipml::Order::ShuffleEachEpoch;
     s.opt.range = s.range == "0..1" ? zipml::data::Range::ZeroOne : zipml::data::Range::MinusOneOne;
     s.opt.positive_label = s.positive_label;
+    s.eval_given = eval->count() > 0;
+    s.opt.evaluation = s.eval == "pass" ? zipml::Evaluation::Pass
+                       : s.eval == "test" ? zipml::Evaluation::Test
+                                          : zipml::Evaluation::Full;
     return run(s);
   } catch (const std::exception& e) {
     std::fflush(stdout);

@@ -121,7 +121,7 @@ inline void plot_history(const fs::path& out, const std::vector<PlotCurve>& curv
     for (const auto& c : curves) {
       f << "# " << c.label << "\n# epoch train_loss metric\n";
       for (const auto& e : c.history.epochs) {
-        const std::optional<double> m = on_test ? e.test_metric : std::optional<double>(e.train_metric);
+        const std::optional<double> m = on_test ? e.test_metric : e.train_metric;
         f << e.epoch << ' ' << fmt::format("{}", e.train_loss) << ' ' << (m ? fmt::format("{}", *m) : "NaN") << '\n';
       }
       f << "\n\n"; // a new gnuplot data block (index) per precision

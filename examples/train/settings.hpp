@@ -111,6 +111,8 @@ struct Settings {
   float cost_pos = 1.0f, cost_neg = 1.5f;
   std::optional<float> positive_label;
   bool quiet = false;
+  std::string eval = "pass"; //!< --eval: pass, test, full (what each epoch's figures are)
+  bool eval_given = false;   //!< --eval was on the command line (else --plot/--history choose)
   zipml::Options opt;
 };
 

@@ -66,13 +66,18 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
     progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} | step {}{} ==\n", label,
                                Model::name, Precision::bits == 32 ? "-" : std::string(Precision::rounding::name),
                                s.arithmetic, Backend::name, cli::show_step(opt.step), s.step == "auto" ? " (auto)" : "") +
-                   fmt::format("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", "train loss", cls ? "train acc" : "train rmse",
+                   fmt::format("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch",
+                               opt.evaluation != zipml::Evaluation::Full && zipml::reports_pass_loss<Backend, Model>
+                                   ? "pass loss"
+                                   : "train loss",
+                               cls ? "train acc" : "train rmse",
                                cls ? "test acc" : "test rmse", "seconds"));
   }
   progress.begin(label);
   sgd.on_epoch([&](const zipml::EpochStats& e) {
     if (!s.quiet)
-      progress.print(fmt::format("{:>5}  {:>12.6f}  {:>10.4f}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss, e.train_metric,
+      progress.print(fmt::format("{:>5}  {:>12.6f}  {:>10}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss,
+                                 e.train_metric ? fmt::format("{:.4f}", *e.train_metric) : std::string("-"),
                                  e.test_metric ? fmt::format("{:.4f}", *e.test_metric) : std::string("-"),
                                  e.seconds + e.pack_seconds));
     progress.epoch_done(e);

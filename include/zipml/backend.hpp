@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "zipml/arithmetic/engine.hpp"
@@ -36,6 +38,9 @@ struct TrainJob {
   std::vector<float> lane_labels;
   const stream::PackedStream* data = nullptr;
   Arithmetic arithmetic = Arithmetic::Float;
+  //! Ask the pass for its training loss (PassLoss): each sample's loss under the dot products
+  //! its update used, i.e. before that update. Backends that cannot report it ignore this.
+  bool pass_loss = false;
 
   [[nodiscard]] std::size_t lanes() const noexcept { return lane_labels.empty() ? 1 : lane_labels.size(); }
   //! The positive label of every lane: `lane_labels`, or the configuration's single binarize
@@ -48,6 +53,22 @@ struct TrainJob {
   //! Step halvings in effect during `epoch` (0-based).
   [[nodiscard]] int halvings(std::size_t epoch) const noexcept {
     return config.step_decay ? static_cast<int>(epoch / config.decay_every()) : 0;
+  }
+};
+
+//! What a pass measured on its way, when TrainJob::pass_loss asked: per lane, the sum over the
+//! samples of the model's loss at the dot product the sample's update used (Vowpal Wabbit's
+//! progressive loss). Empty when not asked. The sums are per lane, in sample order, so they do
+//! not depend on how lanes are split between threads.
+struct PassLoss {
+  std::vector<double> lane_sums;
+
+  [[nodiscard]] bool empty() const noexcept { return lane_sums.empty(); }
+  //! Mean over `rows` samples of the loss summed over lanes (lane order).
+  [[nodiscard]] double mean(std::size_t rows) const noexcept {
+    double sum = 0.0;
+    for (double v : lane_sums) sum += v;
+    return rows > 0 ? sum / static_cast<double>(rows) : 0.0;
   }
 };
 
@@ -71,6 +92,13 @@ struct ModelState {
     return arithmetic == Arithmetic::Engine ? static_cast<float>(fixed[i]) * 0x1p-23f : real[i];
   }
 };
+
+//! Whether backend B's run_epoch reports the pass loss (returns PassLoss).
+template <class B, class M>
+inline constexpr bool reports_pass_loss =
+    std::is_same_v<decltype(std::declval<B&>().run_epoch(std::declval<const M&>(), std::declval<const TrainJob&>(),
+                                                                 std::size_t{}, std::declval<ModelState&>())),
+                   PassLoss>;
 
 //! A backend: its name, which arithmetics it can run, and one pass of the stream.
 template <class B>

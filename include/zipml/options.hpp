@@ -25,6 +25,25 @@ enum class Order {
   ShuffleEachEpoch //!< a fresh seeded shuffle every epoch
 };
 
+//! Which figures an epoch reports (EpochStats), and what they cost.
+enum class Evaluation {
+  //! The training loss taken during the pass: each sample's loss at the dot products its own
+  //! update used, i.e. with the model before that update (Vowpal Wabbit's progressive loss), on
+  //! the packed (quantized) samples. No extra pass. The test metric after the last epoch; the
+  //! training metric after the last epoch only when there is no test set. Backends that do not
+  //! report a pass loss (the RTL engine's) get Full's training figures instead.
+  Pass,
+  //! As Pass, and the test metric after every epoch (a pass over the test set).
+  Test,
+  //! After every epoch, a separate pass over the whole (full-precision) training set with the
+  //! epoch's final model for the training loss and metric, and one over the test set.
+  Full
+};
+
+[[nodiscard]] constexpr const char* to_string(Evaluation e) noexcept {
+  return e == Evaluation::Pass ? "pass" : e == Evaluation::Test ? "test" : "full";
+}
+
 //! Options of Sgd. The defaults are the original's MNIST settings (step 2^-12, 10 epochs,
 //! zero initial model, file order, no regularization).
 struct Options {
@@ -45,6 +64,7 @@ struct Options {
   bool requantize = false;      //!< a fresh stochastic quantization every epoch
   std::optional<float> positive_label; //!< binary: this label against the rest
   unsigned threads = 0;         //!< 0 = all cores
+  Evaluation evaluation = Evaluation::Pass; //!< what each epoch's figures are and cost
 };
 
 namespace detail {
@@ -82,9 +102,10 @@ inline void check(const Options& o) {
 //! What one epoch did.
 struct EpochStats {
   std::size_t epoch = 0;       //!< 1-based
-  double train_loss = 0.0;     //!< mean loss per sample on the full-precision training set
-  double train_metric = 0.0;   //!< accuracy (classification) or RMSE (regression)
-  std::optional<double> test_metric;
+  double train_loss = 0.0;     //!< mean loss per sample (summed over lanes, plus the L2 term): the
+                               //!< pass loss or the full evaluation's (History::evaluation)
+  std::optional<double> train_metric; //!< accuracy (classification) or RMSE (regression), when evaluated
+  std::optional<double> test_metric;  //!< the same on the test set, when evaluated
   double seconds = 0.0;        //!< the training pass only
   double pack_seconds = 0.0;   //!< re-packing before this pass (shuffle or re-quantize), else 0
 };
@@ -93,6 +114,9 @@ struct History {
   std::string metric;          //!< "accuracy" or "rmse"
   double initial_loss = 0.0;   //!< loss of the zero model
   bool converged = false;      //!< stopped before Options::epochs by the Options::tol rule
+  //! How train_loss was measured: Pass (during the pass, on the packed samples) or Full (a
+  //! separate pass over the full-precision training set after each epoch).
+  Evaluation evaluation = Evaluation::Full;
   std::vector<EpochStats> epochs;
 };
 

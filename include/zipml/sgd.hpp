@@ -81,7 +81,7 @@ class Sgd {
   History fit(const data::Dataset& train, const data::Dataset& test) { return fit(train, &test); }
 
   //! Trains from the zero model for Options::epochs passes (fewer when Options::tol stops it
-  //! at a plateau of the training loss); evaluates after each.
+  //! at a plateau of the training loss); each epoch's figures are Options::evaluation's.
   History fit(const data::Dataset& train, const data::Dataset* test = nullptr) {
     check(options_);
     if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
@@ -115,12 +115,17 @@ class Sgd {
     job_.lane_labels = lanes_binarized_ ? classes_for_lanes_ : std::vector<float>{};
     job_.data = &packed_;
     job_.arithmetic = options_.arithmetic;
+    // The pass loss replaces the evaluation pass over the training set where the backend
+    // reports it; the RTL engine's backends do not (the engine computes no losses).
+    const bool pass_figures = options_.evaluation != Evaluation::Full && reports_pass_loss<BackendT, Model>;
+    job_.pass_loss = pass_figures;
     state_.reset(options_.arithmetic, job_.lanes(), train.dim());
     refresh_weights();
 
     History h;
     h.metric = is_classification() ? "accuracy" : "rmse";
-    h.initial_loss = evaluate(train).loss;
+    h.evaluation = pass_figures ? Evaluation::Pass : Evaluation::Full;
+    h.initial_loss = zero_model_loss(train);
     auto last_good = linear_;
     tuning::LossPlateau plateau(options_.tol, options_.patience);
     for (std::size_t e = 0; e < options_.epochs; ++e) {
@@ -137,10 +142,18 @@ class Sgd {
         st.pack_seconds = seconds_since(t0);
       }
       const auto t0 = std::chrono::steady_clock::now();
-      backend_.run_epoch(model_, job_, e, state_);
-      st.seconds = seconds_since(t0);
-      refresh_weights();
-      const Evaluation ev = evaluate(train);
+      Evaluated ev;
+      if constexpr (reports_pass_loss<BackendT, Model>) {
+        const PassLoss pass = backend_.run_epoch(model_, job_, e, state_);
+        st.seconds = seconds_since(t0);
+        refresh_weights();
+        if (pass_figures) ev.loss = pass.mean(packed_.rows) + l2_term();
+      } else {
+        backend_.run_epoch(model_, job_, e, state_);
+        st.seconds = seconds_since(t0);
+        refresh_weights();
+      }
+      if (!pass_figures) ev = evaluate(train);
       if (!std::isfinite(ev.loss)) {
         linear_ = std::move(last_good);
         throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + detail::show(ev.loss) +
@@ -149,13 +162,16 @@ class Sgd {
       }
       last_good = linear_;
       st.train_loss = ev.loss;
-      st.train_metric = ev.metric;
-      if (test != nullptr) st.test_metric = evaluate(*test).metric;
+      // The training loss is the same on every backend for the same stream and figure (engine
+      // arithmetic: bit-exact), so the stop is too.
+      const bool stop = plateau.stop_after(ev.loss) && e + 1 < options_.epochs;
+      const bool last = stop || e + 1 == options_.epochs;
+      if (!pass_figures) st.train_metric = ev.metric;
+      else if (last && test == nullptr) st.train_metric = evaluate(train).metric;
+      if (test != nullptr && (last || options_.evaluation != Evaluation::Pass)) st.test_metric = evaluate(*test).metric;
       h.epochs.push_back(st);
       if (on_epoch_) on_epoch_(st);
-      // The training loss is the same on every backend for the same stream (engine
-      // arithmetic: bit-exact), so the stop is too.
-      if (plateau.stop_after(ev.loss) && e + 1 < options_.epochs) {
+      if (stop) {
         h.converged = true;
         break;
       }
@@ -197,10 +213,33 @@ class Sgd {
   }
 
  private:
-  struct Evaluation {
+  struct Evaluated {
     double loss = 0.0;
     double metric = 0.0;
   };
+
+  //! The zero model's loss: every dot product is 0, so it follows from the labels alone.
+  [[nodiscard]] double zero_model_loss(const data::Dataset& ds) const {
+    double loss = 0.0;
+    for (std::size_t i = 0; i < ds.size(); ++i) {
+      const float y = ds.labels(i);
+      if (!lanes_binarized_) {
+        loss += model_.loss(0.0, y);
+        continue;
+      }
+      for (float c : classes_for_lanes_) loss += model_.loss(0.0, y == c ? 1.0 : -1.0);
+    }
+    return loss / static_cast<double>(ds.size());
+  }
+
+  //! The L2 term of the loss, for the current weights.
+  [[nodiscard]] double l2_term() const {
+    if (job_.config.lambda_shift >= 32) return 0.0;
+    const double lambda = std::ldexp(1.0, -static_cast<int>(job_.config.lambda_shift)) / options_.step;
+    double sq = 0.0;
+    for (float w : linear_.weights()) sq += static_cast<double>(w) * w;
+    return 0.5 * lambda * sq;
+  }
 
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -329,7 +368,7 @@ class Sgd {
     if (linear_.empty()) throw Error("Sgd: call fit() before predicting");
   }
 
-  [[nodiscard]] Evaluation evaluate(const data::Dataset& ds) const {
+  [[nodiscard]] Evaluated evaluate(const data::Dataset& ds) const {
     const auto dec = decision(ds);
     const std::size_t n = ds.size(), k = dec.shape(1);
     double loss = 0.0, metric = 0.0;
@@ -346,13 +385,7 @@ class Sgd {
         metric += e * e;
       }
     }
-    loss /= static_cast<double>(n);
-    if (job_.config.lambda_shift < 32) {
-      const double lambda = std::ldexp(1.0, -static_cast<int>(job_.config.lambda_shift)) / options_.step;
-      double sq = 0.0;
-      for (float w : linear_.weights()) sq += static_cast<double>(w) * w;
-      loss += 0.5 * lambda * sq;
-    }
+    loss = loss / static_cast<double>(n) + l2_term();
     metric = is_classification() ? metric / static_cast<double>(n) : std::sqrt(metric / static_cast<double>(n));
     return {loss, metric};
   }

@@ -22,18 +22,29 @@ check history-header [ "$(head -1 "$tmp/h.csv")" = "precision,epoch,train_loss,t
 check history-rows [ "$(grep -c '^float32,[12],\|^q4,[12],' "$tmp/h.csv")" -eq 4 ]
 check history-fields [ "$(awk -F, 'NR > 1 && NF != 6' "$tmp/h.csv" | wc -l)" -eq 0 ]
 check no-temporaries [ -z "$(find "$tmp" -name '*.tmp-*')" ]
+# --eval: the pass loss by default (the column says so), a separate pass with --eval full;
+# the model is the same either way
+expect eval-pass-header 0 "pass loss" -- "$train" --train "$data/tiny.libsvm" --epochs 2 --precision q4 --scale columns \
+  --save "$tmp/pass.zml"
+expect eval-full-header 0 "train loss" -- "$train" --train "$data/tiny.libsvm" --epochs 2 --precision q4 --scale columns \
+  --eval full --save "$tmp/full.zml"
+check eval-same-model cmp "$tmp/pass.zml" "$tmp/full.zml"
+check eval-history-every-epoch [ "$(awk -F, 'NR > 1 && $4 == ""' "$tmp/h.csv" | wc -l)" -eq 0 ] # no test set: full
+expect eval-bad 105 "sometimes not in {pass,test,full}" -- "$train" --eval sometimes
 
 # Backends: one clear line, before any data is read (no Fashion-MNIST needed here).
 if [ "$verilator" = with-verilator ]; then
   # The simulated RTL engine gives the CPU engine arithmetic's model: the same summary numbers.
   expect backend-verilator 0 "^summary:" -- "$train" --backend verilator --train "$data/tiny.libsvm" \
     --epochs 2 --precision float32,q4 --scale columns --summary "$tmp/v.json" --quiet
-  expect backend-cpu-engine 0 "^summary:" -- "$train" --backend cpu --arithmetic engine \
+  # (the engine reports no pass loss: its training figures are the full evaluation's, as --eval full's)
+  expect backend-cpu-engine 0 "^summary:" -- "$train" --backend cpu --arithmetic engine --eval full \
     --train "$data/tiny.libsvm" --epochs 2 --precision float32,q4 --scale columns --summary "$tmp/c.json" --quiet
   numbers() { grep -E '"(train_accuracy|final_train_loss|train_loss)"' "$1"; }
   check verilator-has-numbers [ "$(numbers "$tmp/v.json" | wc -l)" -ge 4 ]
   check verilator-equals-cpu-engine [ "$(numbers "$tmp/v.json")" = "$(numbers "$tmp/c.json")" ]
   check verilator-summary-backend grep -q '"backend": "verilator"' "$tmp/v.json"
+  check verilator-train-loss-full grep -q '"train_loss_from": "full"' "$tmp/v.json"
   refuse verilator-float "^zipml-train: error: --backend verilator runs only the engine arithmetic" -- \
     "$train" --backend verilator --arithmetic float --data-dir "$tmp/none"
   check verilator-float-one-line [ "$(wc -l <"$tmp/out")" -eq 1 ]

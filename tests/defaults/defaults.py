@@ -5,14 +5,14 @@ liblinear (classification) and ridge regression (regression) on the same split.
 The sets are ones Debian ships: LIBSVM's heart_scale (liblinear-tools; features already in
 [-1, 1]) and scikit-learn's bundled tables (python3-sklearn: breast cancer, wine, iris, digits,
 diabetes), plus one generated regression set with features on scales from 1e-2 to 1e4. Each is
-split 75/25 (stratified by class) with five fixed seeds and written as LIBSVM files; every
-figure is the mean over the five splits. zipml-train runs with --train/--test, the model and
+split 75/25 (stratified by class) with ten fixed seeds and written as LIBSVM files; every
+figure is the mean over the ten splits. zipml-train runs with --train/--test, the model and
 the precisions only (no step, scaling, order or epoch options: what a new user types).
 liblinear gets the same splits with features min-max scaled by column to [0, 1] on the
 training set (what its guide asks of users), a bias feature (-B 1) and C = 1; ridge regression
 the same scaling and alpha = 1.
 
-Usage: defaults.py ZIPML_TRAIN [--table] [--sets a,b] [--precisions float32,q8,q4] [--splits 5]
+Usage: defaults.py ZIPML_TRAIN [--table] [--sets a,b] [--precisions float32,q8,q4] [--splits 10]
        [--extra "zipml-train options"]  (experiments: e.g. the old defaults, given explicitly)
 Exit status: 0 if every figure is within its tolerance, 1 if one is not, 77 (skip) when
 liblinear-train or scikit-learn is missing.
@@ -142,7 +142,7 @@ def main():
     ap.add_argument("--table", action="store_true", help="print a Markdown table (docs/USER_GUIDE.md)")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--precisions", default="float32,q8,q4")
-    ap.add_argument("--splits", type=int, default=5, help="train/test splits to average over")
+    ap.add_argument("--splits", type=int, default=10, help="train/test splits to average over")
     ap.add_argument("--extra", default="", help="more zipml-train options, space-separated (experiments)")
     args = ap.parse_args()
     need("liblinear-train")

@@ -296,3 +296,112 @@ TEST_CASE("regression labels the engine cannot hold are refused") {
   Sgd<LeastSquares, Quantized<8>, Cpu> float_sgd(o);
   CHECK_NOTHROW(float_sgd.fit(ds));
 }
+
+namespace {
+
+//! Sgd's weights and per-epoch pass losses for one evaluation mode.
+template <class Model, class Precision>
+std::pair<xt::xtensor<float, 2>, History> fit_with(const data::Dataset& train, const data::Dataset* test, Options o,
+                                                   Evaluation e, Model model = {}) {
+  o.evaluation = e;
+  Sgd<Model, Precision, Cpu> sgd(o, model);
+  History h = sgd.fit(train, test);
+  return {sgd.weights(), h};
+}
+
+//! Each sample's loss before its update, measured by running the backend on that one row at a
+//! time: what the pass loss of a whole pass must add up to (float arithmetic, where a pass cut
+//! into rows is the same pass).
+template <class Model, class Precision>
+double pass_loss_row_by_row(const data::Dataset& ds, const Options& o, const Model& model) {
+  Options one = o;
+  one.epochs = 1;
+  Sgd<Model, Precision, Cpu> layout_of(one, model);
+  (void)layout_of.fit(ds);
+  const TrainJob& full = layout_of.job();
+  const stream::PackedStream& packed = layout_of.packed();
+  ModelState state;
+  state.reset(o.arithmetic, full.lanes(), ds.dim());
+  double total = 0.0;
+  for (std::size_t i = 0; i < packed.rows; ++i) {
+    stream::PackedStream row;
+    row.layout = packed.layout;
+    row.rows = 1;
+    const auto words = packed.row(i);
+    row.words.assign(words.begin(), words.end());
+    TrainJob job = full;
+    job.data = &row;
+    job.config.samples = 1;
+    job.pass_loss = true;
+    const PassLoss l = Cpu{1}.run_epoch(model, job, 0, state);
+    total += l.mean(1);
+  }
+  return total / static_cast<double>(packed.rows);
+}
+
+} // namespace
+
+TEST_CASE("the pass loss is each sample's loss before its update, summed over lanes") {
+  const std::uint64_t seed = 91;
+  INFO("seed=", seed);
+  const auto ds = synthetic(400, 19, 4, seed);
+  Options o = small_job(Arithmetic::Float, 1, 1);
+  o.evaluation = Evaluation::Pass;
+  auto check_model = [&](const auto& model) {
+    using M = std::decay_t<decltype(model)>;
+    CAPTURE(M::name);
+    const auto [w, h] = fit_with<M, Quantized<4>>(ds, nullptr, o, Evaluation::Pass, model);
+    REQUIRE(h.evaluation == Evaluation::Pass);
+    const double reference = pass_loss_row_by_row<M, Quantized<4>>(ds, o, model);
+    CHECK(h.epochs[0].train_loss == doctest::Approx(reference).epsilon(1e-6));
+    // The first sample meets the zero model: the pass loss starts at the initial loss and ends below it.
+    CHECK(h.epochs[0].train_loss < h.initial_loss);
+  };
+  check_model(L2Svm{1.0f, 1.5f});
+  check_model(Logistic{});
+  Options r = o;
+  const auto reg = synthetic(400, 9, 0, seed);
+  const auto [w, h] = fit_with<LeastSquares, Float32>(reg, nullptr, r, Evaluation::Pass);
+  CHECK(h.epochs[0].train_loss == doctest::Approx(pass_loss_row_by_row<LeastSquares, Float32>(reg, r, LeastSquares{})).epsilon(1e-6));
+}
+
+TEST_CASE("the evaluation mode changes the figures, never the model") {
+  const std::uint64_t seed = 93;
+  INFO("seed=", seed);
+  const auto train = synthetic(600, 15, 3, seed), test = synthetic(200, 15, 3, seed + 1);
+  for (const Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    CAPTURE(to_string(a));
+    const Options o = small_job(a, 3, 1);
+    const auto [wp, hp] = fit_with<L2Svm, Quantized<8>>(train, &test, o, Evaluation::Pass);
+    const auto [wt, ht] = fit_with<L2Svm, Quantized<8>>(train, &test, o, Evaluation::Test);
+    const auto [wf, hf] = fit_with<L2Svm, Quantized<8>>(train, &test, o, Evaluation::Full);
+    CHECK(wp == wf);
+    CHECK(wt == wf);
+    CHECK(hp.evaluation == Evaluation::Pass);
+    CHECK(hf.evaluation == Evaluation::Full);
+    CHECK(hp.initial_loss == doctest::Approx(hf.initial_loss).epsilon(1e-12)); // from the labels vs a pass
+    for (std::size_t e = 0; e < 3; ++e) {
+      CAPTURE(e);
+      const bool last = e == 2;
+      CHECK(hp.epochs[e].test_metric.has_value() == last);
+      CHECK(ht.epochs[e].test_metric.has_value());
+      CHECK(hf.epochs[e].train_metric.has_value());
+      CHECK(!hp.epochs[e].train_metric.has_value()); // a test set is there: no training-set pass
+      CHECK(hp.epochs[e].train_loss == ht.epochs[e].train_loss);
+      CHECK(std::isfinite(hp.epochs[e].train_loss));
+    }
+    CHECK(*hp.epochs[2].test_metric == *hf.epochs[2].test_metric);
+    // The pass loss of epoch e + 1 is taken with models between those of epochs e and e + 1:
+    // on this separable set it lies between their full losses.
+    CHECK(hp.epochs[1].train_loss <= hf.epochs[0].train_loss * 1.001);
+    // Lanes split between threads report the same sums.
+    const auto [w2, h2] = fit_with<L2Svm, Quantized<8>>(train, &test, small_job(a, 3, 2), Evaluation::Pass);
+    CHECK(w2 == wp);
+    for (std::size_t e = 0; e < 3; ++e) CHECK(h2.epochs[e].train_loss == hp.epochs[e].train_loss);
+  }
+  // Without a test set the last epoch reports the training metric, from a pass over the set.
+  const auto [w, h] = fit_with<L2Svm, Float32>(train, nullptr, small_job(Arithmetic::Float, 2, 1), Evaluation::Pass);
+  CHECK(!h.epochs[0].train_metric.has_value());
+  REQUIRE(h.epochs[1].train_metric.has_value());
+  CHECK(*h.epochs[1].train_metric > 0.8);
+}

@@ -55,8 +55,9 @@ class Cpu {
   //! The default is the engine's own word (the fast passes, bit for bit the RTL).
   engine::ModelWord model_word{};
 
+  //! One pass; with job.pass_loss, the pass loss of every lane (PassLoss), else an empty one.
   template <ModelPolicy M>
-  void run_epoch(const M& model, const TrainJob& job, std::size_t epoch, ModelState& state) const {
+  PassLoss run_epoch(const M& model, const TrainJob& job, std::size_t epoch, ModelState& state) const {
     if (job.data == nullptr) throw Error("cpu backend: no packed data in the job");
     const std::size_t k = job.lanes();
     if (state.lanes != k || state.dim != job.data->layout.dim || state.arithmetic != job.arithmetic)
@@ -81,25 +82,30 @@ class Cpu {
     // The fused sweeps read 32-bit slots of the little-endian words; mini-batch snapshots
     // take the plain passes.
     const bool fused = std::endian::native == std::endian::little && c.minibatch_mask == 0 && job.data->rows > 0;
+    PassLoss loss;
+    if (job.pass_loss) loss.lane_sums.assign(k, 0.0);
+    // Each thread writes the sums of its own lanes.
     auto run = [&](std::size_t first, std::size_t last) {
+      double* sums = job.pass_loss ? loss.lane_sums.data() + first : nullptr;
       if (job.arithmetic == Arithmetic::Float) {
         if (fused)
-          float_pass_fused(model, job, epoch, state, first, last, counters);
+          float_pass_fused(model, job, epoch, state, first, last, counters, sums);
         else
-          float_pass(model, job, epoch, state, first, last);
+          float_pass(model, job, epoch, state, first, last, sums);
       } else {
         if (fused && cpu::kEngineSweeps && model_word.is_engine())
-          engine_pass_fused<M>(job, epoch, state, first, last, counters);
+          engine_pass_fused(model, job, epoch, state, first, last, counters, sums);
         else
-          engine_pass<M>(job, epoch, state, first, last, model_word);
+          engine_pass(model, job, epoch, state, first, last, model_word, sums);
       }
     };
     if (t <= 1) {
       run(0, k);
-      return;
+    } else {
+      std::vector<std::jthread> pool;
+      for (unsigned i = 0; i < t; ++i) pool.emplace_back(run, k * i / t, k * (i + 1) / t);
     }
-    std::vector<std::jthread> pool;
-    for (unsigned i = 0; i < t; ++i) pool.emplace_back(run, k * i / t, k * (i + 1) / t);
+    return loss;
   }
 
  private:
@@ -107,6 +113,11 @@ class Cpu {
   static float lane_label(const std::vector<std::uint32_t>& positives, std::size_t lane, std::uint32_t bits) noexcept {
     if (positives.empty()) return std::bit_cast<float>(bits);
     return bits == positives[lane] ? 1.0f : -1.0f;
+  }
+
+  //! The label a lane's loss is measured against: +-1, or the regression target.
+  static double float_label(const std::vector<std::uint32_t>& positives, std::size_t lane, std::uint32_t bits) noexcept {
+    return lane_label(positives, lane, bits);
   }
 
   static std::vector<std::uint32_t> positive_bits(const TrainJob& job) {
@@ -131,7 +142,7 @@ class Cpu {
   //! update and compute sample i + 1's dot products.
   template <ModelPolicy M>
   static void float_pass_fused(const M& model, const TrainJob& job, std::size_t epoch, ModelState& state,
-                               std::size_t first, std::size_t last, PassCounters* counters) {
+                               std::size_t first, std::size_t last, PassCounters* counters, double* loss_sums) {
     const auto& s = *job.data;
     const auto& layout = s.layout;
     const auto& c = job.config;
@@ -236,8 +247,15 @@ class Cpu {
           const auto positive = ub::load_aligned(positive_of.data()) == ub(bits);
           const fb b = xsimd::bitwise_cast<fb>(xsimd::select(positive, plus_one, minus_one));
           const fb step = xsimd::bitwise_cast<fb>(xsimd::select(positive, step_pos, step_neg));
-          const fb g = step * model.slopes(dots_by_lane() * fb(unit), b);
+          const fb z = dots_by_lane() * fb(unit);
+          const fb g = step * model.slopes(z, b);
           (g * fb(unit)).store_aligned(g_v.data());
+          if (loss_sums != nullptr) {
+            alignas(64) std::array<float, fb::size> z_v{}, b_v{};
+            z.store_aligned(z_v.data());
+            b.store_aligned(b_v.data());
+            for (std::size_t l = 0; l < lanes; ++l) loss_sums[l] += model.loss(z_v[l], b_v[l]);
+          }
           swept_first = keep != 1.0f ? all_lanes : changed(g);
           n = ln.arrange_masks(swept_first, 0, g_v.data())[0];
         }
@@ -246,6 +264,7 @@ class Cpu {
         for (std::size_t l = 0; l < lanes; ++l) {
           const float b = lane_label(positives, first + l, bits);
           ln.g[l] = gamma(c, b) * scale * model.slope(ln.dot[l] * unit, b) * unit;
+          if (loss_sums != nullptr) loss_sums[l] += model.loss(ln.dot[l] * unit, b);
         }
         n = ln.arrange([&](std::size_t l) { return keep != 1.0f || ln.g[l] != 0.0f ? 0 : 2; })[0];
       }
@@ -273,8 +292,9 @@ class Cpu {
   //! The engine arithmetic without mini-batches: the sweeps for sample i compute its dot
   //! products from the model before sample i - 1's update (staleness 1), then apply that update.
   template <ModelPolicy M>
-  static void engine_pass_fused(const TrainJob& job, std::size_t epoch, ModelState& state, std::size_t first,
-                                std::size_t last, PassCounters* counters) {
+  static void engine_pass_fused([[maybe_unused]] const M& model, const TrainJob& job, std::size_t epoch,
+                                ModelState& state, std::size_t first, std::size_t last, PassCounters* counters,
+                                [[maybe_unused]] double* loss_sums) {
 #if XSIMD_WITH_AVX512F
     const auto& s = *job.data;
     const auto& layout = s.layout;
@@ -354,6 +374,7 @@ class Cpu {
                                                     : engine::binarized_label(bits, positive[first + l]);
         const std::int32_t q23 = engine::dot_q23(ln.dot[l], st.frac);
         ln.g[l] = engine::gradient_scale(M::engine_slope(q23, label), label > 0 ? pos : neg, halvings);
+        if (loss_sums != nullptr) loss_sums[l] += model.loss(q23 * 0x1p-23, float_label(positive, first + l, bits));
       }
       const auto start = ln.arrange([&](std::size_t l) { return !decay && ln.g[l] == 0 ? 2 : wide(ln.g[l]) ? 1 : 0; });
       fast = start[0];
@@ -372,7 +393,7 @@ class Cpu {
 
   template <ModelPolicy M>
   static void float_pass(const M& model, const TrainJob& job, std::size_t epoch, ModelState& state,
-                         std::size_t first, std::size_t last) {
+                         std::size_t first, std::size_t last, double* loss_sums) {
     const auto& s = *job.data;
     const auto& layout = s.layout;
     const std::size_t d = layout.dim;
@@ -398,7 +419,9 @@ class Cpu {
         float* x = state.real.data() + l * d;
         const float* xd = mask ? snapshot.data() + (l - first) * d : x;
         const float b = lane_label(positives, l, bits);
-        const float g = gamma(c, b) * scale * model.slope(arith::dot(a1.data(), xd, d), b);
+        const float z = arith::dot(a1.data(), xd, d);
+        const float g = gamma(c, b) * scale * model.slope(z, b);
+        if (loss_sums != nullptr) loss_sums[l - first] += model.loss(z, b);
         if (g != 0.0f || keep != 1.0f) arith::update(x, upd, g, keep, d);
       }
       if (mask && (static_cast<std::uint32_t>(i) & mask) == mask)
@@ -408,8 +431,8 @@ class Cpu {
   }
 
   template <ModelPolicy M>
-  static void engine_pass(const TrainJob& job, std::size_t epoch, ModelState& state, std::size_t first,
-                          std::size_t last, const engine::ModelWord& word) {
+  static void engine_pass(const M& loss_model, const TrainJob& job, std::size_t epoch, ModelState& state,
+                          std::size_t first, std::size_t last, const engine::ModelWord& word, double* loss_sums) {
     const auto& s = *job.data;
     const auto& layout = s.layout;
     const std::size_t d = layout.dim;
@@ -452,6 +475,7 @@ class Cpu {
                                                     : engine::binarized_label(bits, positive[l]);
         const std::int32_t dot = engine::dot_q23(cpu::dot_exact(a1.data(), model, d), frac);
         const std::int32_t g = engine::gradient_scale(M::engine_slope(dot, label), label > 0 ? pos : neg, halvings);
+        if (loss_sums != nullptr) loss_sums[o] += loss_model.loss(dot * 0x1p-23, float_label(positive, l, bits));
         // The copy for mini-batches takes the model after sample i - 1, once sample i has read.
         if (refresh) std::copy_n(x, d, snapshot.data() + o * d);
         if (g != 0 || c.lambda_shift < 32) {
