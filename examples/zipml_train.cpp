@@ -6,6 +6,7 @@
 // Fashion-MNIST they come out as the original ZipML-PYNQ MNIST settings (rows scaled to [0, 1],
 // step 2^-12, file order, 10 epochs). Every option is described in docs/OPTIONS.md (and by --help).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -103,14 +104,22 @@ std::vector<cli::Output> outputs_of(const Settings& s) {
   return out;
 }
 
+std::chrono::steady_clock::time_point g_started; //!< main() entered (--profile)
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 Data load(Settings& s) {
   if (s.scale_labels != "none" && (s.model != "least-squares" || s.positive_label))
     throw zipml::Error("--scale-labels is for regression (--model least-squares without --positive-label): "
                        "classifiers need their class labels as they are");
   namespace data = zipml::data;
+  using clock = std::chrono::steady_clock;
   Data d;
+  const auto t_read = clock::now();
   if (s.train_file.empty()) {
-    auto tt = data::load_fashion_mnist(s.data_dir, s.train_limit, s.test_limit);
+    auto tt = data::load_fashion_mnist(s.data_dir, s.train_limit, s.test_limit, &d.read_times);
     d.train = std::move(tt.train);
     d.test = std::move(tt.test);
     d.has_test = true;
@@ -123,8 +132,8 @@ Data load(Settings& s) {
     }
     d.description = s.train_file;
   }
-  data::validate(d.train);
-  if (d.has_test) data::validate(d.test);
+  d.read_seconds = seconds_since(t_read);
+  const auto t_scale = clock::now();
   std::optional<data::Axis> axis;
   if (s.scale == "auto") {
     const bool images = s.train_file.empty() || cli::is_idx_input(s.train_file, s.format);
@@ -139,11 +148,14 @@ Data load(Settings& s) {
     d.scaling = fmt::format("{} (range {})", s.scale, s.range);
   }
   if (axis) {
-    data::MinMaxScaler scaler;
+    data::MinMaxScaler scaler; // validates what it scales
     scaler.fit(d.train, s.opt.range, *axis);
     scaler.apply(d.train);
     if (d.has_test) scaler.apply(d.test);
     d.scaler = scaler;
+  } else {
+    data::validate(d.train);
+    if (d.has_test) data::validate(d.test);
   }
   if (s.scale_labels != "none") {
     // Regression targets min-max scaled with the training set's range (RMSE is then in scaled units).
@@ -152,7 +164,26 @@ Data load(Settings& s) {
     if (d.has_test)
       for (auto& y : d.test.labels) y = d.label_scaler->to_scaled(y);
   }
+  d.scale_seconds = seconds_since(t_scale);
   return d;
+}
+
+//! --profile: where the run's wall time went, phase by phase.
+void print_profile(const Data& d, const std::vector<RunResult>& results) {
+  const auto& rt = d.read_times;
+  fmt::print("\nprofile (wall seconds): read {:.3f}{}, validate and scale {:.3f}, auto rules {:.3f}\n", d.read_seconds,
+             rt.inflate_seconds > 0.0 ? fmt::format(" (inflate {:.3f}, parse {:.3f})", rt.inflate_seconds, rt.parse_seconds)
+                                      : std::string(),
+             d.scale_seconds, d.rules_seconds);
+  for (const auto& r : results) {
+    double epochs = 0.0, repack = 0.0, eval = 0.0;
+    for (const auto& e : r.history.epochs) epochs += e.seconds, repack += e.pack_seconds, eval += e.eval_seconds;
+    const double rest = r.fit_seconds - r.history.pack_seconds - epochs - repack - eval;
+    fmt::print("  {:>8}: pack {:.3f}{}, {} epochs {:.3f}, evaluation ({}) {:.3f}, rest of fit {:.3f}, save {:.3f}\n",
+               r.precision, r.history.pack_seconds, repack > 0.0 ? fmt::format(" (+ re-packing {:.3f})", repack) : "",
+               r.history.epochs.size(), epochs, zipml::to_string(r.history.evaluation), eval, rest, r.save_seconds);
+  }
+  fmt::print("  whole run {:.3f} (from main; the process's start-up before it not counted)\n", seconds_since(g_started));
 }
 
 double median_seconds(const zipml::History& h) {
@@ -242,7 +273,9 @@ int run(Settings& s) {
   }
 
   Data d = load(s);
+  const auto t_rules = std::chrono::steady_clock::now();
   resolve_auto(s, d);
+  d.rules_seconds = seconds_since(t_rules);
   // A plot or a history wants a figure per epoch: the test metric (or, without a test set,
   // the training set's figures) every epoch.
   if (!s.eval_given && (!s.plot.empty() || !s.history.empty()))
@@ -336,12 +369,14 @@ int run(Settings& s) {
     cli::plot_history(s.plot, curves, results.front().history.metric, d.has_test, title);
     if (!s.quiet) fmt::print("plot written to {}\n", s.plot);
   }
+  if (s.profile) print_profile(d, results);
   return 0;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+  g_started = std::chrono::steady_clock::now();
   Settings s;
   CLI::App app{"zipml-train: SGD for linear models on full- and low-precision data.\n"
                "With no options: a 10-class L2-SVM on Fashion-MNIST at float32, q8, q4, q2 and q1, C+ = 1, C- = 1.5.\n"
@@ -428,6 +463,7 @@ int main(int argc, char** argv) {
   app.add_option("--plot", s.plot, "Draw loss and test metric per epoch and precision to FILE.svg or .png (gnuplot)")
       ->type_name("FILE");
   app.add_flag("-q,--quiet", s.quiet, "Print only the summary table (no per-epoch lines, no progress bar)");
+  app.add_flag("--profile", s.profile, "Print where the time went: read (inflate, parse), scale, pack, epochs, evaluation, save");
   auto* eval = app.add_option("--eval", s.eval,
                               "Each epoch's figures: pass (the training loss taken during the pass, before each "
                               "sample's update, on the packed samples; test metric after the last epoch), test "

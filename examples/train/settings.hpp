@@ -112,7 +112,8 @@ struct Settings {
   std::optional<float> positive_label;
   bool quiet = false;
   std::string eval = "pass"; //!< --eval: pass, test, full (what each epoch's figures are)
-  bool eval_given = false;   //!< --eval was on the command line (else --plot/--history choose)
+  bool eval_given = false;
+  bool profile = false;      //!< --profile: print where the run's time went   //!< --eval was on the command line (else --plot/--history choose)
   zipml::Options opt;
 };
 
@@ -122,6 +123,8 @@ struct RunResult {
   float step = 0.0f;            //!< the step it trained with (chosen, or --step)
   std::size_t stream_bytes = 0; //!< packed bytes sent per epoch
   std::string saved, npy;       //!< files written for this precision
+  double fit_seconds = 0.0;     //!< Sgd::fit as a whole (pack, epochs, evaluation, set-up)
+  double save_seconds = 0.0;    //!< writing --save and --export-npy
 };
 
 struct Data {
@@ -133,6 +136,10 @@ struct Data {
   double mean_sq_norm = 0.0; //!< E||x||^2 of the scaled training rows (--step auto)
   std::optional<zipml::data::MinMaxScaler> scaler;      //!< saved with the model
   std::optional<zipml::data::LabelScaler> label_scaler; //!< saved with the model
+  zipml::data::ReadTimes read_times; //!< IDX files: inflate and parse
+  double read_seconds = 0.0;         //!< reading the data, all formats
+  double scale_seconds = 0.0;        //!< validating and scaling
+  double rules_seconds = 0.0;        //!< the auto rules (resolve_auto)
 };
 
 //! --backend pynq --bitstream: the file for `precision` (a folder holds zipml_<f32|qN>.bit).

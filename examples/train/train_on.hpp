@@ -3,6 +3,7 @@
 #ifndef ZIPML_EXAMPLES_TRAIN_TRAIN_ON_HPP
 #define ZIPML_EXAMPLES_TRAIN_TRAIN_ON_HPP
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -85,8 +86,11 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
   RunResult r;
   r.precision = label;
   r.step = opt.step;
+  const auto t_fit = std::chrono::steady_clock::now();
   r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
+  r.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_fit).count();
   progress.end_precision();
+  const auto t_save = std::chrono::steady_clock::now();
   r.stream_bytes = sgd.packed().bytes();
   if (!s.save.empty()) {
     r.saved = cli::for_precision(s.save, label, s.precisions.size()).string();
@@ -99,6 +103,7 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
     if (!s.quiet)
       progress.print(fmt::format("weights ({} x {}) written to {}\n", sgd.weights().shape(0), sgd.weights().shape(1), r.npy));
   }
+  r.save_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_save).count();
   return r;
 }
 

@@ -108,11 +108,13 @@ struct EpochStats {
   std::optional<double> test_metric;  //!< the same on the test set, when evaluated
   double seconds = 0.0;        //!< the training pass only
   double pack_seconds = 0.0;   //!< re-packing before this pass (shuffle or re-quantize), else 0
+  double eval_seconds = 0.0;   //!< the evaluation passes after it (Options::evaluation)
 };
 
 struct History {
   std::string metric;          //!< "accuracy" or "rmse"
   double initial_loss = 0.0;   //!< loss of the zero model
+  double pack_seconds = 0.0;   //!< packing the stream before the first epoch
   bool converged = false;      //!< stopped before Options::epochs by the Options::tol rule
   //! How train_loss was measured: Pass (during the pass, on the packed samples) or Full (a
   //! separate pass over the full-precision training set after each epoch).

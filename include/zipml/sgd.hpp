@@ -108,7 +108,9 @@ class Sgd {
     std::vector<std::uint32_t> order;
     if (options_.order != Order::File) order = detail::shuffled_order(train.size(), options_.seed, 0);
     pack_opt.order = order;
+    const auto t_pack = std::chrono::steady_clock::now();
     packed_ = stream::pack<Precision>(train, pack_opt);
+    const double pack_seconds = seconds_since(t_pack);
 
     job_ = TrainJob{};
     job_.config = make_config(train);
@@ -125,6 +127,7 @@ class Sgd {
     History h;
     h.metric = is_classification() ? "accuracy" : "rmse";
     h.evaluation = pass_figures ? Evaluation::Pass : Evaluation::Full;
+    h.pack_seconds = pack_seconds;
     h.initial_loss = zero_model_loss(train);
     auto last_good = linear_;
     tuning::LossPlateau plateau(options_.tol, options_.patience);
@@ -153,6 +156,7 @@ class Sgd {
         st.seconds = seconds_since(t0);
         refresh_weights();
       }
+      const auto t_eval = std::chrono::steady_clock::now();
       if (!pass_figures) ev = evaluate(train);
       if (!std::isfinite(ev.loss)) {
         linear_ = std::move(last_good);
@@ -169,6 +173,7 @@ class Sgd {
       if (!pass_figures) st.train_metric = ev.metric;
       else if (last && test == nullptr) st.train_metric = evaluate(train).metric;
       if (test != nullptr && (last || options_.evaluation != Evaluation::Pass)) st.test_metric = evaluate(*test).metric;
+      st.eval_seconds = seconds_since(t_eval);
       h.epochs.push_back(st);
       if (on_epoch_) on_epoch_(st);
       if (stop) {

@@ -30,6 +30,9 @@ expect eval-full-header 0 "train loss" -- "$train" --train "$data/tiny.libsvm" -
   --eval full --save "$tmp/full.zml"
 check eval-same-model cmp "$tmp/pass.zml" "$tmp/full.zml"
 check eval-history-every-epoch [ "$(awk -F, 'NR > 1 && $4 == ""' "$tmp/h.csv" | wc -l)" -eq 0 ] # no test set: full
+expect profile 0 "^  *q4: pack [0-9.]*, 2 epochs [0-9.]*, evaluation (pass) [0-9.]*" -- "$train" --train "$data/tiny.libsvm" \
+  --epochs 2 --precision q4 --scale columns --profile -q
+check profile-read grep -q "^profile (wall seconds): read [0-9.]*, validate and scale" "$tmp/out"
 expect eval-bad 105 "sometimes not in {pass,test,full}" -- "$train" --eval sometimes
 
 # Backends: one clear line, before any data is read (no Fashion-MNIST needed here).

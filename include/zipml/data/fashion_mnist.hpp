@@ -29,7 +29,7 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 //! command that installs them, before reading anything.
 [[nodiscard]] inline TrainTest load_fashion_mnist(
     const std::filesystem::path& dir = kFashionMnistDir, std::size_t train_limit = 0,
-    std::size_t test_limit = 0) {
+    std::size_t test_limit = 0, ReadTimes* times = nullptr) {
   const std::filesystem::path train_images = dir / "train-images-idx3-ubyte.gz";
   const std::filesystem::path train_labels = dir / "train-labels-idx1-ubyte.gz";
   const std::filesystem::path test_images = dir / "t10k-images-idx3-ubyte.gz";
@@ -48,8 +48,8 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
                      ? std::string()
                      : " (it installs to " + std::string(kFashionMnistDir) + ")"));
   }
-  return {read_idx(train_images, train_labels, train_limit),
-          read_idx(test_images, test_labels, test_limit)};
+  return {read_idx(train_images, train_labels, train_limit, times),
+          read_idx(test_images, test_labels, test_limit, times)};
 }
 
 } // namespace zipml::data

@@ -6,6 +6,7 @@
 #ifndef ZIPML_DATA_IDX_HPP
 #define ZIPML_DATA_IDX_HPP
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -105,12 +106,20 @@ inline IdxHeader parse_idx_header(const std::vector<unsigned char>& bytes, const
 
 } // namespace detail
 
+//! Where reading an IDX pair spent its time (zipml-train --profile), added to by each read.
+struct ReadTimes {
+  double inflate_seconds = 0.0; //!< reading and gunzipping the files
+  double parse_seconds = 0.0;   //!< checking the headers, bytes to float features
+};
+
 //! Images and labels of an IDX pair, as a Dataset with d = rows * cols + 1 (bias first).
 //! `limit` > 0 keeps only the first `limit` samples. Throws Error naming the file and the bad
 //! value for a wrong magic number, truncated data, zero samples, images and labels that
 //! disagree on the count, and corrupt gzip.
-[[nodiscard]] inline Dataset read_idx(const std::filesystem::path& images,
-                                      const std::filesystem::path& labels, std::size_t limit = 0) {
+[[nodiscard]] inline Dataset read_idx(const std::filesystem::path& images, const std::filesystem::path& labels,
+                                      std::size_t limit = 0, ReadTimes* times = nullptr) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
   const std::string images_name = images.string();
   const std::string labels_name = labels.string();
 
@@ -119,6 +128,7 @@ inline IdxHeader parse_idx_header(const std::vector<unsigned char>& bytes, const
   const detail::IdxHeader lh =
       detail::parse_idx_header(label_bytes, labels_name, kIdxLabelsMagic, "label");
   const std::vector<unsigned char> image_bytes = read_file_bytes(images);
+  const auto t1 = clock::now();
   const detail::IdxHeader ih =
       detail::parse_idx_header(image_bytes, images_name, kIdxImagesMagic, "image");
   if (ih.count != lh.count) {
@@ -144,6 +154,10 @@ inline IdxHeader parse_idx_header(const std::vector<unsigned char>& bytes, const
   }
   const unsigned char* lab = label_bytes.data() + 8;
   for (std::size_t i = 0; i < n; ++i) ds.labels(i) = static_cast<float>(lab[i]);
+  if (times != nullptr) {
+    times->inflate_seconds += std::chrono::duration<double>(t1 - t0).count();
+    times->parse_seconds += std::chrono::duration<double>(clock::now() - t1).count();
+  }
   return ds;
 }
 
