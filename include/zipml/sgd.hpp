@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <numeric>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "zipml/options.hpp"
 #include "zipml/random.hpp"
 #include "zipml/stream/packer.hpp"
+#include "zipml/stream/reader.hpp"
 #include "zipml/tuning/stopping.hpp"
 
 namespace zipml {
@@ -37,8 +39,8 @@ namespace detail {
 inline std::string name_of(const data::Dataset& ds) { return ds.source.empty() ? "data set" : ds.source; }
 
 //! Sorted distinct labels.
-inline std::vector<float> distinct_labels(const data::Dataset& ds) {
-  std::vector<float> c(ds.labels.begin(), ds.labels.end());
+inline std::vector<float> distinct_labels(std::span<const float> labels) {
+  std::vector<float> c(labels.begin(), labels.end());
   std::sort(c.begin(), c.end());
   c.erase(std::unique(c.begin(), c.end()), c.end());
   return c;
@@ -85,103 +87,60 @@ class Sgd {
   History fit(const data::Dataset& train, const data::Dataset* test = nullptr) {
     check(options_);
     if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
-    if (test != nullptr && test->dim() != train.dim())
-      throw Error(detail::name_of(*test) + ": test set has " + std::to_string(test->dim()) +
-                  " features (with bias) but the training set has " + std::to_string(train.dim()));
-    if (options_.arithmetic == Arithmetic::Engine && !BackendT::supports(Arithmetic::Engine))
-      throw Error(std::string(BackendT::name) + " backend cannot run the engine arithmetic");
-    if (options_.arithmetic == Arithmetic::Float && !BackendT::supports(Arithmetic::Float))
-      throw Error(std::string(BackendT::name) + " backend runs only the engine arithmetic: use --arithmetic engine");
-    const std::size_t max_dim = max_dimension();
-    if (train.dim() > max_dim)
-      throw Error(detail::name_of(train) + ": dimension " + std::to_string(train.dim()) +
-                  " (with bias) exceeds the " + std::string(BackendT::name) + " backend's limit of " +
-                  std::to_string(max_dim) + " for the " + std::string(to_string(options_.arithmetic)) + " arithmetic");
-    setup_lanes(train);
-    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(train);
-    stream::PackOptions pack_opt;
-    pack_opt.range = options_.range;
-    pack_opt.double_sampled = options_.double_sampling;
-    pack_opt.seed = options_.seed;
-    pack_opt.engine_range = options_.arithmetic == Arithmetic::Engine;
-    pack_opt.threads = options_.threads;
-    std::vector<std::uint32_t> order;
-    if (options_.order != Order::File) order = detail::shuffled_order(train.size(), options_.seed, 0);
-    pack_opt.order = order;
+    check_common(train.dim(), detail::name_of(train), test);
+    const std::span<const float> labels(train.labels.data(), train.labels.size());
+    setup_lanes(labels, detail::name_of(train));
+    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, detail::name_of(train));
     const auto t_pack = std::chrono::steady_clock::now();
-    packed_ = stream::pack<Precision>(train, pack_opt);
-    const double pack_seconds = seconds_since(t_pack);
+    packed_ = pack_for(train, options_);
+    return train_packed(&train, test, seconds_since(t_pack));
+  }
 
-    job_ = TrainJob{};
-    job_.config = make_config(train);
-    job_.lane_labels = lanes_binarized_ ? classes_for_lanes_ : std::vector<float>{};
-    job_.data = &packed_;
-    job_.arithmetic = options_.arithmetic;
-    // The pass loss replaces the evaluation pass over the training set where the backend
-    // reports it; the RTL engine's backends do not (the engine computes no losses).
-    const bool pass_figures = options_.evaluation != Evaluation::Full && reports_pass_loss<BackendT, Model>;
-    job_.pass_loss = pass_figures;
-    state_.reset(options_.arithmetic, job_.lanes(), train.dim());
-    refresh_weights();
+  History fit(stream::PackedStream packed, const data::Dataset& test) { return fit(std::move(packed), &test); }
 
-    History h;
-    h.metric = is_classification() ? "accuracy" : "rmse";
-    h.evaluation = pass_figures ? Evaluation::Pass : Evaluation::Full;
-    h.pack_seconds = pack_seconds;
-    h.initial_loss = zero_model_loss(train);
-    auto last_good = linear_;
-    tuning::LossPlateau plateau(options_.tol, options_.patience);
-    for (std::size_t e = 0; e < options_.epochs; ++e) {
-      EpochStats st;
-      st.epoch = e + 1;
-      const bool reshuffle = options_.order == Order::ShuffleEachEpoch && e > 0;
-      const bool requant = Precision::rounding::stochastic && options_.requantize && e > 0;
-      if (reshuffle || requant) {
-        const auto t0 = std::chrono::steady_clock::now();
-        if (reshuffle) order = detail::shuffled_order(train.size(), options_.seed, e);
-        pack_opt.order = order;
-        pack_opt.epoch = requant ? e : 0;
-        packed_ = stream::pack<Precision>(train, pack_opt);
-        st.pack_seconds = seconds_since(t0);
-      }
-      const auto t0 = std::chrono::steady_clock::now();
-      Evaluated ev;
-      if constexpr (reports_pass_loss<BackendT, Model>) {
-        const PassLoss pass = backend_.run_epoch(model_, job_, e, state_);
-        st.seconds = seconds_since(t0);
-        refresh_weights();
-        if (pass_figures) ev.loss = pass.mean(packed_.rows) + l2_term();
-      } else {
-        backend_.run_epoch(model_, job_, e, state_);
-        st.seconds = seconds_since(t0);
-        refresh_weights();
-      }
-      const auto t_eval = std::chrono::steady_clock::now();
-      if (!pass_figures) ev = evaluate(train);
-      if (!std::isfinite(ev.loss)) {
-        linear_ = std::move(last_good);
-        throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + detail::show(ev.loss) +
-                    "): try a smaller step than " + detail::show(options_.step) +
-                    "; the model of the last good epoch is kept");
-      }
-      last_good = linear_;
-      st.train_loss = ev.loss;
-      // The training loss is the same on every backend for the same stream and figure (engine
-      // arithmetic: bit-exact), so the stop is too.
-      const bool stop = plateau.stop_after(ev.loss) && e + 1 < options_.epochs;
-      const bool last = stop || e + 1 == options_.epochs;
-      if (!pass_figures) st.train_metric = ev.metric;
-      else if (last && test == nullptr) st.train_metric = evaluate(train).metric;
-      if (test != nullptr && (last || options_.evaluation != Evaluation::Pass)) st.test_metric = evaluate(*test).metric;
-      st.eval_seconds = seconds_since(t_eval);
-      h.epochs.push_back(st);
-      if (on_epoch_) on_epoch_(st);
-      if (stop) {
-        h.converged = true;
-        break;
-      }
-    }
-    return h;
+  //! Trains on a stream packed before (pack_for, stream::pack, a packed stream file): no
+  //! scaling and no packing here, and the same model bit for bit as fit() of the data set it
+  //! was packed from with the same options. Its layout must be Precision's and the options'
+  //! (range, double sampling); its order is its own, so Options::order must be File and
+  //! requantize off. The labels are read from the rows' label words; the training figures of
+  //! Evaluation::Full (and of the last epoch without a test set) are taken on its samples.
+  History fit(stream::PackedStream packed, const data::Dataset* test = nullptr) {
+    check(options_);
+    const std::string name = "packed stream";
+    const auto& l = packed.layout;
+    if (packed.rows == 0) throw Error(name + ": no samples");
+    if (packed.words.size() != packed.rows * l.row_words())
+      throw Error(name + ": " + std::to_string(packed.words.size()) + " words, but " + std::to_string(packed.rows) +
+                  " rows of " + std::to_string(l.row_words()) + " words need " +
+                  std::to_string(packed.rows * l.row_words()));
+    if (l.bits != Precision::bits)
+      throw Error(name + ": its samples are " + precision_name(l.bits) + ", the trainer's precision is " +
+                  precision_name(Precision::bits));
+    if (l.minus_one_one != (options_.range == data::Range::MinusOneOne))
+      throw Error(name + ": its features are in " + (l.minus_one_one ? "[-1, 1]" : "[0, 1]") +
+                  ", the options say " + (options_.range == data::Range::MinusOneOne ? "[-1, 1]" : "[0, 1]"));
+    if (Precision::bits != 32 && l.double_sampled != options_.double_sampling)
+      throw Error(name + ": it is " + (l.double_sampled ? "" : "not ") + "double-sampled, the options say " +
+                  (options_.double_sampling ? "double sampling" : "no double sampling"));
+    if (options_.order != Order::File || options_.requantize)
+      throw Error(name + ": its order and quantization were fixed when it was packed: train it with order File and "
+                         "without requantize (shuffle or re-quantize when packing)");
+    check_common(l.dim, name, test);
+    std::vector<float> labels(packed.rows);
+    for (std::size_t i = 0; i < packed.rows; ++i) labels[i] = packed.label(i);
+    setup_lanes(labels, name);
+    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, name);
+    if (options_.arithmetic == Arithmetic::Engine && l.is_float()) check_engine_features(packed, name);
+    packed_ = std::move(packed);
+    return train_packed(nullptr, test, 0.0);
+  }
+
+  //! The stream fit(train) trains on with these options: `train` (already scaled to
+  //! Options::range) quantized by Precision, in Options::order's first order.
+  [[nodiscard]] static stream::PackedStream pack_for(const data::Dataset& train, const Options& options) {
+    std::vector<std::uint32_t> order;
+    if (options.order != Order::File) order = detail::shuffled_order(train.size(), options.seed, 0);
+    return stream::pack<Precision>(train, pack_options(options, order, 0));
   }
 
   //! Decision values: N x K (one column per lane).
@@ -218,23 +177,143 @@ class Sgd {
   }
 
  private:
+  static stream::PackOptions pack_options(const Options& o, std::span<const std::uint32_t> order, std::uint64_t epoch) {
+    stream::PackOptions p;
+    p.range = o.range;
+    p.double_sampled = o.double_sampling;
+    p.seed = o.seed;
+    p.engine_range = o.arithmetic == Arithmetic::Engine;
+    p.threads = o.threads;
+    p.order = order;
+    p.epoch = epoch;
+    return p;
+  }
+
+  static std::string precision_name(unsigned bits) { return bits == 32 ? "float32" : "q" + std::to_string(bits); }
+
+  //! What fit() checks whatever the training data came as.
+  void check_common(std::size_t dim, const std::string& name, const data::Dataset* test) const {
+    if (test != nullptr && test->dim() != dim)
+      throw Error(detail::name_of(*test) + ": test set has " + std::to_string(test->dim()) +
+                  " features (with bias) but the training set has " + std::to_string(dim));
+    if (options_.arithmetic == Arithmetic::Engine && !BackendT::supports(Arithmetic::Engine))
+      throw Error(std::string(BackendT::name) + " backend cannot run the engine arithmetic");
+    if (options_.arithmetic == Arithmetic::Float && !BackendT::supports(Arithmetic::Float))
+      throw Error(std::string(BackendT::name) + " backend runs only the engine arithmetic: use --arithmetic engine");
+    const std::size_t max_dim = max_dimension();
+    if (dim > max_dim)
+      throw Error(name + ": dimension " + std::to_string(dim) + " (with bias) exceeds the " +
+                  std::string(BackendT::name) + " backend's limit of " + std::to_string(max_dim) + " for the " +
+                  std::string(to_string(options_.arithmetic)) + " arithmetic");
+  }
+
+  //! A float32 stream for the engine arithmetic: every feature within the engine's 18 bits (the
+  //! packer checks this when it packs for the engine; a stream from elsewhere is checked here).
+  static void check_engine_features(const stream::PackedStream& s, const std::string& name) {
+    const std::size_t d = s.layout.dim;
+    for (std::size_t i = 0; i < s.rows; ++i) {
+      const auto w = s.features(i);
+      for (std::size_t j = 0; j < d; ++j) {
+        const float a = std::bit_cast<float>(static_cast<std::uint32_t>(w[j / 2] >> (32 * (j % 2))));
+        if (!engine::float_feature_ok(a))
+          throw Error(name + ": row " + std::to_string(i + 1) + ", feature " + std::to_string(j) + ": value " +
+                      detail::show(a) + " is outside [-2, 2 - 2^-17), which the engine's 18-bit features hold");
+      }
+    }
+  }
+
+  //! The epochs, on packed_; `train` is the data set it was packed from (nullptr: a stream
+  //! given as it is), for re-packing and for the full evaluation.
+  History train_packed(const data::Dataset* train, const data::Dataset* test, double pack_seconds) {
+    job_ = TrainJob{};
+    job_.config = make_config(packed_.layout.dim);
+    job_.lane_labels = lanes_binarized_ ? classes_for_lanes_ : std::vector<float>{};
+    job_.data = &packed_;
+    job_.arithmetic = options_.arithmetic;
+    // The pass loss replaces the evaluation pass over the training set where the backend
+    // reports it; the RTL engine's backends do not (the engine computes no losses).
+    const bool pass_figures = options_.evaluation != Evaluation::Full && reports_pass_loss<BackendT, Model>;
+    job_.pass_loss = pass_figures;
+    state_.reset(options_.arithmetic, job_.lanes(), packed_.layout.dim);
+    refresh_weights();
+    auto evaluate_train = [&] { return train != nullptr ? evaluate(*train) : evaluate(packed_); };
+
+    History h;
+    h.metric = is_classification() ? "accuracy" : "rmse";
+    h.evaluation = pass_figures ? Evaluation::Pass : Evaluation::Full;
+    h.pack_seconds = pack_seconds;
+    h.initial_loss = zero_model_loss();
+    auto last_good = linear_;
+    tuning::LossPlateau plateau(options_.tol, options_.patience);
+    std::vector<std::uint32_t> order;
+    for (std::size_t e = 0; e < options_.epochs; ++e) {
+      EpochStats st;
+      st.epoch = e + 1;
+      const bool reshuffle = options_.order == Order::ShuffleEachEpoch && e > 0;
+      const bool requant = Precision::rounding::stochastic && options_.requantize && e > 0;
+      if (train != nullptr && (reshuffle || requant)) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (options_.order != Order::File) order = detail::shuffled_order(train->size(), options_.seed, reshuffle ? e : 0);
+        packed_ = stream::pack<Precision>(*train, pack_options(options_, order, requant ? e : 0));
+        st.pack_seconds = seconds_since(t0);
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      Evaluated ev;
+      if constexpr (reports_pass_loss<BackendT, Model>) {
+        const PassLoss pass = backend_.run_epoch(model_, job_, e, state_);
+        st.seconds = seconds_since(t0);
+        refresh_weights();
+        if (pass_figures) ev.loss = pass.mean(packed_.rows) + l2_term();
+      } else {
+        backend_.run_epoch(model_, job_, e, state_);
+        st.seconds = seconds_since(t0);
+        refresh_weights();
+      }
+      const auto t_eval = std::chrono::steady_clock::now();
+      if (!pass_figures) ev = evaluate_train();
+      if (!std::isfinite(ev.loss)) {
+        linear_ = std::move(last_good);
+        throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + detail::show(ev.loss) +
+                    "): try a smaller step than " + detail::show(options_.step) +
+                    "; the model of the last good epoch is kept");
+      }
+      last_good = linear_;
+      st.train_loss = ev.loss;
+      // The training loss is the same on every backend for the same stream and figure (engine
+      // arithmetic: bit-exact), so the stop is too.
+      const bool stop = plateau.stop_after(ev.loss) && e + 1 < options_.epochs;
+      const bool last = stop || e + 1 == options_.epochs;
+      if (!pass_figures) st.train_metric = ev.metric;
+      else if (last && test == nullptr) st.train_metric = evaluate_train().metric;
+      if (test != nullptr && (last || options_.evaluation != Evaluation::Pass)) st.test_metric = evaluate(*test).metric;
+      st.eval_seconds = seconds_since(t_eval);
+      h.epochs.push_back(st);
+      if (on_epoch_) on_epoch_(st);
+      if (stop) {
+        h.converged = true;
+        break;
+      }
+    }
+    return h;
+  }
+
   struct Evaluated {
     double loss = 0.0;
     double metric = 0.0;
   };
 
   //! The zero model's loss: every dot product is 0, so it follows from the labels alone.
-  [[nodiscard]] double zero_model_loss(const data::Dataset& ds) const {
+  [[nodiscard]] double zero_model_loss() const {
     double loss = 0.0;
-    for (std::size_t i = 0; i < ds.size(); ++i) {
-      const float y = ds.labels(i);
+    for (std::size_t i = 0; i < packed_.rows; ++i) {
+      const float y = packed_.label(i);
       if (!lanes_binarized_) {
         loss += model_.loss(0.0, y);
         continue;
       }
       for (float c : classes_for_lanes_) loss += model_.loss(0.0, y == c ? 1.0 : -1.0);
     }
-    return loss / static_cast<double>(ds.size());
+    return loss / static_cast<double>(packed_.rows);
   }
 
   //! The L2 term of the loss, for the current weights.
@@ -261,35 +340,35 @@ class Sgd {
   }
 
   //! Regression targets enter the engine as Q9.23 words: |b| must stay below 256.
-  static void check_engine_labels(const data::Dataset& ds) {
-    for (std::size_t i = 0; i < ds.size(); ++i) {
-      const float b = ds.labels(i);
+  static void check_engine_labels(std::span<const float> labels, const std::string& name) {
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      const float b = labels[i];
       if (!(b >= -256.0f && b < 256.0f))
-        throw Error(detail::name_of(ds) + ": row " + std::to_string(i + 1) + ": label " + detail::show(b) +
+        throw Error(name + ": row " + std::to_string(i + 1) + ": label " + detail::show(b) +
                     " is outside the engine's Q9.23 range [-256, 256): scale the labels");
     }
   }
 
-  void setup_lanes(const data::Dataset& train) {
+  void setup_lanes(std::span<const float> labels, const std::string& name) {
     classes_for_lanes_.clear();
     lanes_binarized_ = false;
     all_classes_.clear();
     if (!is_classification()) return;
-    all_classes_ = detail::distinct_labels(train);
+    all_classes_ = detail::distinct_labels(labels);
     lanes_binarized_ = true;
     if (options_.positive_label) {
       const float p = *options_.positive_label;
       if (std::find(all_classes_.begin(), all_classes_.end(), p) == all_classes_.end())
-        throw Error(detail::name_of(train) + ": positive label " + detail::show(p) + " does not occur in the labels");
+        throw Error(name + ": positive label " + detail::show(p) + " does not occur in the labels");
       classes_for_lanes_ = {p};
       return;
     }
-    check_class_labels(train);
+    check_class_labels(labels, name);
     if (all_classes_.size() < 2)
-      throw Error(detail::name_of(train) + ": a classifier needs at least two classes, found " +
+      throw Error(name + ": a classifier needs at least two classes, found " +
                   std::to_string(all_classes_.size()));
     if (all_classes_.size() > 1024)
-      throw Error(detail::name_of(train) + ": " + std::to_string(all_classes_.size()) +
+      throw Error(name + ": " + std::to_string(all_classes_.size()) +
                   " distinct labels: a classifier takes at most 1024 classes (is this regression data?)");
     if (all_classes_.size() == 2)
       classes_for_lanes_ = {all_classes_[1]};
@@ -300,17 +379,17 @@ class Sgd {
   //! A classifier given a regression target trains one lane per distinct value, silently and
   //! uselessly: labels that are not integers, or so many distinct ones that few samples share
   //! each, stop here with the model to use instead.
-  void check_class_labels(const data::Dataset& train) const {
-    for (std::size_t i = 0; i < train.size(); ++i) {
-      const float y = train.labels(i);
+  void check_class_labels(std::span<const float> labels, const std::string& name) const {
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      const float y = labels[i];
       if (y != std::nearbyint(y))
-        throw Error(detail::name_of(train) + ": row " + std::to_string(i + 1) + ": label " + detail::show(y) +
+        throw Error(name + ": row " + std::to_string(i + 1) + ": label " + detail::show(y) +
                     " is not a class (not an integer): for a continuous target train the least-squares model "
                     "(zipml-train --model least-squares)");
     }
-    const std::size_t k = all_classes_.size(), n = train.size();
+    const std::size_t k = all_classes_.size(), n = labels.size();
     if (k >= kRegressionLikeClasses && n < kMinSamplesPerClass * k)
-      throw Error(detail::name_of(train) + ": " + std::to_string(k) + " distinct labels in " + std::to_string(n) +
+      throw Error(name + ": " + std::to_string(k) + " distinct labels in " + std::to_string(n) +
                   " samples (fewer than " + std::to_string(kMinSamplesPerClass) +
                   " per label) look like a continuous target, not classes: train the least-squares model "
                   "(zipml-train --model least-squares)");
@@ -318,7 +397,7 @@ class Sgd {
   static constexpr std::size_t kRegressionLikeClasses = 32; //!< from this many distinct labels on,
   static constexpr std::size_t kMinSamplesPerClass = 5;     //!< ... fewer samples per label than this say regression
 
-  [[nodiscard]] stream::Config make_config(const data::Dataset& train) const {
+  [[nodiscard]] stream::Config make_config(std::size_t dim) const {
     const auto& o = options_;
     stream::Config c;
     if (o.l2 > 0.0f) {
@@ -342,7 +421,7 @@ class Sgd {
           throw Error("step x cost must be positive and finite, got " + detail::show(g) + ": check the class costs");
     }
     c.binarize_label = classes_for_lanes_.empty() ? 0.0f : classes_for_lanes_.front();
-    c.dim = static_cast<std::uint32_t>(train.dim());
+    c.dim = static_cast<std::uint32_t>(dim);
     c.samples = static_cast<std::uint32_t>(packed_.rows);
     c.epochs = static_cast<std::uint32_t>(o.epochs);
     c.step = o.step;
@@ -371,6 +450,31 @@ class Sgd {
 
   void check_trained() const {
     if (linear_.empty()) throw Error("Sgd: call fit() before predicting");
+  }
+
+  //! The loss and metric on the stream's own (quantized) samples, decoded row by row.
+  [[nodiscard]] Evaluated evaluate(const stream::PackedStream& s) const {
+    const std::size_t n = s.rows, d = s.layout.dim, k = linear_.weights().shape(0);
+    const float* w = linear_.weights().data();
+    std::vector<float> a(d);
+    xt::xtensor<float, 2> dec = xt::xtensor<float, 2>::from_shape({std::size_t{1}, k});
+    double loss = 0.0, metric = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      stream::decode_values(s.features(i), s.layout, a.data());
+      for (std::size_t l = 0; l < k; ++l) dec(0, l) = arith::dot(a.data(), w + l * d, d);
+      const float y = s.label(i);
+      for (std::size_t l = 0; l < k; ++l)
+        loss += model_.loss(dec(0, l), lanes_binarized_ ? (y == classes_for_lanes_[l] ? 1.0f : -1.0f) : y);
+      if (is_classification()) {
+        metric += linear_.correct(dec, 0, y) ? 1.0 : 0.0;
+      } else {
+        const double e = static_cast<double>(dec(0, 0)) - y;
+        metric += e * e;
+      }
+    }
+    loss = loss / static_cast<double>(n) + l2_term();
+    metric = is_classification() ? metric / static_cast<double>(n) : std::sqrt(metric / static_cast<double>(n));
+    return {loss, metric};
   }
 
   [[nodiscard]] Evaluated evaluate(const data::Dataset& ds) const {

@@ -405,3 +405,84 @@ TEST_CASE("the evaluation mode changes the figures, never the model") {
   REQUIRE(h.epochs[1].train_metric.has_value());
   CHECK(*h.epochs[1].train_metric > 0.8);
 }
+
+namespace {
+
+//! fit(data set) and fit(its packed stream) with the same options: the same model, bit for bit.
+template <class Model, class Precision>
+void check_packed_fit(const data::Dataset& train, const data::Dataset& test, Options o) {
+  CAPTURE(Precision::name);
+  CAPTURE(to_string(o.arithmetic));
+  if constexpr (Precision::rounding::stochastic) o.double_sampling = o.arithmetic == Arithmetic::Float;
+  Sgd<Model, Precision, Cpu> from_data(o);
+  const History hd = from_data.fit(train, &test);
+  auto packed = Sgd<Model, Precision, Cpu>::pack_for(train, o);
+  CHECK(packed.words == from_data.packed().words);
+  Options as_packed = o;
+  as_packed.order = Order::File; // the stream's order is its own
+  Sgd<Model, Precision, Cpu> from_stream(as_packed);
+  const History hs = from_stream.fit(std::move(packed), &test);
+  CHECK(from_stream.weights() == from_data.weights());
+  CHECK(from_stream.state().fixed == from_data.state().fixed);
+  REQUIRE(hs.epochs.size() == hd.epochs.size());
+  CHECK(hs.epochs.back().train_loss == hd.epochs.back().train_loss);
+  CHECK(*hs.epochs.back().test_metric == *hd.epochs.back().test_metric);
+}
+
+} // namespace
+
+TEST_CASE("a stream packed before trains the same model bit for bit, every precision and arithmetic") {
+  const std::uint64_t seed = 97;
+  INFO("seed=", seed);
+  const auto train = synthetic(500, 13, 3, seed), test = synthetic(100, 13, 3, seed + 1);
+  for (const Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    for (const Order order : {Order::File, Order::Shuffle}) {
+      Options o = small_job(a, 2, 1);
+      o.order = order;
+      check_packed_fit<L2Svm, Float32>(train, test, o);
+      check_packed_fit<L2Svm, Quantized<8>>(train, test, o);
+      check_packed_fit<Logistic, Quantized<4>>(train, test, o);
+      check_packed_fit<L2Svm, Quantized<2>>(train, test, o);
+      check_packed_fit<L2Svm, Quantized<1>>(train, test, o);
+      check_packed_fit<L2Svm, Quantized<4, Stochastic>>(train, test, o);
+    }
+  }
+  // Full evaluation without the data set: the figures are taken on the stream's samples.
+  Options o = small_job(Arithmetic::Float, 2, 1);
+  o.evaluation = Evaluation::Full;
+  Sgd<L2Svm, Quantized<8>, Cpu> sgd(o);
+  const History h = sgd.fit(Sgd<L2Svm, Quantized<8>, Cpu>::pack_for(train, o));
+  REQUIRE(h.epochs[1].train_metric.has_value());
+  CHECK(*h.epochs[1].train_metric > 0.7);
+  CHECK(h.epochs[1].train_loss < h.initial_loss);
+}
+
+TEST_CASE("a packed stream that does not fit the trainer is refused, saying why") {
+  const auto train = synthetic(100, 7, 2, 99);
+  Options o = small_job(Arithmetic::Float, 1, 1);
+  using Q4 = Sgd<L2Svm, Quantized<4>, Cpu>;
+  using Q8 = Sgd<L2Svm, Quantized<8>, Cpu>;
+  using F32 = Sgd<L2Svm, Float32, Cpu>;
+  auto q4 = [&] { return Q4::pack_for(train, o); };
+  CHECK_THROWS_WITH_AS(Q8(o).fit(q4()), doctest::Contains("q4, the trainer's precision is q8"),
+                       Error);
+  Options mm = o;
+  mm.range = data::Range::MinusOneOne;
+  CHECK_THROWS_WITH_AS(Q4(mm).fit(q4()), doctest::Contains("[0, 1], the options say [-1, 1]"),
+                       Error);
+  Options shuffled = o;
+  shuffled.order = Order::ShuffleEachEpoch;
+  CHECK_THROWS_WITH_AS(Q4(shuffled).fit(q4()), doctest::Contains("order and quantization were fixed"),
+                       Error);
+  auto cut = q4();
+  cut.words.resize(cut.words.size() - 1);
+  CHECK_THROWS_WITH_AS(Q4(o).fit(std::move(cut)), doctest::Contains("words, but 100 rows"), Error);
+  // float32 for the engine: features beyond its 18 bits, in a stream packed for the float arithmetic
+  auto wide = train;
+  wide.features(5, 3) = 3.0f;
+  auto f32 = F32::pack_for(wide, o);
+  Options eng = o;
+  eng.arithmetic = Arithmetic::Engine;
+  CHECK_THROWS_WITH_AS(F32(eng).fit(std::move(f32)), doctest::Contains("row 6, feature 3: value 3"),
+                       Error);
+}
