@@ -118,16 +118,22 @@ Data load(Settings& s) {
   using clock = std::chrono::steady_clock;
   Data d;
   const auto t_read = clock::now();
+  // IDX training images stay bytes (IdxImages): scaled and packed from them in one pass.
   if (s.train_file.empty()) {
-    auto tt = data::load_fashion_mnist(s.data_dir, s.train_limit, s.test_limit, &d.read_times);
-    d.train = std::move(tt.train);
-    d.test = std::move(tt.test);
+    const auto f = data::fashion_mnist_files(s.data_dir);
+    d.train_images = data::IdxImages::read(f[0], f[1], s.train_limit, &d.read_times);
+    d.test = data::read_idx(f[2], f[3], s.test_limit, &d.read_times);
     d.has_test = true;
     d.description = "Fashion-MNIST (" + s.data_dir + ")";
   } else {
-    d.train = cli::read_data(s.train_file, s.train_labels, s.format, s.train_limit, 0, "--train-labels");
+    if (cli::is_idx_input(s.train_file, s.format)) {
+      if (s.train_labels.empty()) throw zipml::Error("IDX images " + s.train_file + " need --train-labels FILE (the IDX labels)");
+      d.train_images = data::IdxImages::read(s.train_file, s.train_labels, s.train_limit, &d.read_times);
+    } else {
+      d.train = cli::read_data(s.train_file, s.train_labels, s.format, s.train_limit, 0, "--train-labels");
+    }
     if (!s.test_file.empty()) {
-      d.test = cli::read_data(s.test_file, s.test_labels, s.format, s.test_limit, d.train.dim() - 1, "--test-labels");
+      d.test = cli::read_data(s.test_file, s.test_labels, s.format, s.test_limit, d.train_dim() - 1, "--test-labels");
       d.has_test = true;
     }
     d.description = s.train_file;
@@ -137,7 +143,9 @@ Data load(Settings& s) {
   std::optional<data::Axis> axis;
   if (s.scale == "auto") {
     const bool images = s.train_file.empty() || cli::is_idx_input(s.train_file, s.format);
-    const auto choice = zipml::tuning::choose_scaling(d.train, images, s.range_given ? std::optional(s.opt.range) : std::nullopt);
+    const auto choice = images ? zipml::tuning::ScaleChoice{data::Axis::Rows, s.range_given ? s.opt.range : data::Range::ZeroOne,
+                                                            "images: rows"}
+                               : zipml::tuning::choose_scaling(d.train, images, s.range_given ? std::optional(s.opt.range) : std::nullopt);
     axis = choice.axis;
     s.opt.range = choice.range;
     s.range = s.opt.range == data::Range::ZeroOne ? "0..1" : "-1..1";
@@ -147,12 +155,22 @@ Data load(Settings& s) {
     if (s.scale != "none") axis = s.scale == "rows" ? data::Axis::Rows : data::Axis::Columns;
     d.scaling = fmt::format("{} (range {})", s.scale, s.range);
   }
-  if (axis) {
+  // Labels to scale, or columns to fit, need the float matrix; rows (or nothing) do not.
+  if (s.scale_labels != "none" || (axis && *axis == data::Axis::Columns)) d.materialize_train();
+  if (axis && d.train_images) {
+    // Each image by its own min/max as IdxImages reads it; the bytes need no validation.
+    d.train_images->scale_rows(s.opt.range);
+    const auto scaler = data::MinMaxScaler::from_state(s.opt.range, data::Axis::Rows, {}, {});
+    if (d.has_test) scaler.apply(d.test);
+    d.scaler = scaler;
+  } else if (axis) {
     data::MinMaxScaler scaler; // validates what it scales
     scaler.fit(d.train, s.opt.range, *axis);
     scaler.apply(d.train);
     if (d.has_test) scaler.apply(d.test);
     d.scaler = scaler;
+  } else if (d.train_images) {
+    if (d.has_test) data::validate(d.test);
   } else {
     data::validate(d.train);
     if (d.has_test) data::validate(d.test);
@@ -210,16 +228,17 @@ std::string history_csv(const std::vector<RunResult>& results) {
 void resolve_auto(Settings& s, Data& d) {
   namespace tuning = zipml::tuning;
   if (s.epochs == "auto") {
-    s.opt.epochs = tuning::auto_epochs(d.train.size());
+    s.opt.epochs = tuning::auto_epochs(d.train_size());
     s.opt.tol = s.tol.value_or(tuning::kAutoTol);
     s.opt.patience = tuning::kAutoPatience;
   } else {
     s.opt.tol = s.tol.value_or(0.0);
   }
-  if (s.step == "auto") d.mean_sq_norm = tuning::mean_sq_norm<zipml::Float32>(d.train, s.opt.range);
+  if (s.step == "auto")
+    d.mean_sq_norm = d.with_train_rows([&](const auto& rows) { return tuning::mean_sq_norm<zipml::Float32>(rows, s.opt.range); });
   if (s.order == "auto") {
     const bool cls = s.model != "least-squares" || s.positive_label.has_value();
-    const bool grouped = tuning::labels_grouped(d.train, cls);
+    const bool grouped = tuning::labels_grouped(d.train_labels(), cls);
     s.opt.order = grouped ? zipml::Order::Shuffle : zipml::Order::File;
     d.ordering = grouped ? "shuffle (the file's rows come grouped by label)" : "file (its labels are mixed)";
   } else {
@@ -280,16 +299,22 @@ int run(Settings& s) {
   // the training set's figures) every epoch.
   if (!s.eval_given && (!s.plot.empty() || !s.history.empty()))
     s.opt.evaluation = d.has_test ? zipml::Evaluation::Test : zipml::Evaluation::Full;
+  // Packing straight from the image bytes gives the stream packing the float matrix would;
+  // what the packed stream cannot do needs the matrix: a fresh order or quantization every
+  // epoch, or the full-precision training set's figures (--eval full, or no test set).
+  if (s.opt.order == zipml::Order::ShuffleEachEpoch || s.opt.requantize || s.opt.evaluation == zipml::Evaluation::Full ||
+      !d.has_test)
+    d.materialize_train();
   if (!s.quiet) {
-    fmt::print("data: {}: {} training samples{}, d = {} (with bias)\n", d.description, d.train.size(),
-               d.has_test ? fmt::format(", {} test samples", d.test.size()) : std::string(), d.train.dim());
+    fmt::print("data: {}: {} training samples{}, d = {} (with bias)\n", d.description, d.train_size(),
+               d.has_test ? fmt::format(", {} test samples", d.test.size()) : std::string(), d.train_dim());
     fmt::print("scaling {}; order {}; {}; step {}\n", d.scaling, d.ordering, epochs_phrase(s),
                s.step == "auto" ? "auto (per precision, from the rows' norms)" : cli::show_step(s.opt.step));
   }
   std::fflush(stdout);
   std::vector<RunResult> results;
   {
-    cli::Progress progress(!s.quiet && cli::stdout_is_terminal(), s.precisions.size(), s.opt.epochs, d.train.size());
+    cli::Progress progress(!s.quiet && cli::stdout_is_terminal(), s.precisions.size(), s.opt.epochs, d.train_size());
     for (const auto& p : s.precisions) {
       dispatch(kBackends, s.backend, [&](auto backend_t) {
         results.push_back(zipml::train::train_on<typename decltype(backend_t)::type>(s, d, p, progress));
@@ -345,9 +370,9 @@ int run(Settings& s) {
   }
   if (!s.summary.empty()) {
     nlohmann::json doc = {{"data", d.description},
-                          {"train_samples", d.train.size()},
+                          {"train_samples", d.train_size()},
                           {"test_samples", d.has_test ? d.test.size() : 0},
-                          {"dimension", d.train.dim()},
+                          {"dimension", d.train_dim()},
                           {"scaling", d.scaling},
                           {"order", d.ordering},
                           {"runs", runs}};

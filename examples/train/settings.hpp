@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -128,6 +129,10 @@ struct RunResult {
 };
 
 struct Data {
+  //! The training rows: IDX images are kept as their bytes (train_images) and packed straight
+  //! from them, unless something needs the float matrix (materialize_train); tables are read
+  //! into `train`.
+  std::optional<zipml::data::IdxImages> train_images;
   zipml::data::Dataset train, test;
   bool has_test = false;
   std::string description;
@@ -140,6 +145,25 @@ struct Data {
   double read_seconds = 0.0;         //!< reading the data, all formats
   double scale_seconds = 0.0;        //!< validating and scaling
   double rules_seconds = 0.0;        //!< the auto rules (resolve_auto)
+
+  [[nodiscard]] std::size_t train_size() const { return train_images ? train_images->size() : train.size(); }
+  [[nodiscard]] std::size_t train_dim() const { return train_images ? train_images->dim() : train.dim(); }
+  [[nodiscard]] std::span<const float> train_labels() const {
+    if (train_images) return train_images->labels();
+    return {train.labels.data(), train.labels.size()};
+  }
+  //! f(rows) with the training rows as a data::RowSource, whichever form they are in.
+  template <class F>
+  decltype(auto) with_train_rows(F&& f) const {
+    if (train_images) return f(*train_images);
+    return f(zipml::data::DatasetRows(train));
+  }
+  //! The float matrix of the training rows (scaled as train_images says), for what needs it.
+  void materialize_train() {
+    if (!train_images) return;
+    train = train_images->to_dataset();
+    train_images.reset();
+  }
 };
 
 //! --backend pynq --bitstream: the file for `precision` (a folder holds zipml_<f32|qN>.bit).

@@ -58,8 +58,9 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
   zipml::Options opt = s.opt;
   if (s.step == "auto") {
     namespace tuning = zipml::tuning;
-    opt.step = tuning::norm_depends_on_precision<Precision> ? tuning::auto_step<Model, Precision>(d.train, model, opt).step
-                                                           : tuning::step_for(d.mean_sq_norm, model, opt).step;
+    opt.step = tuning::norm_depends_on_precision<Precision>
+                   ? d.with_train_rows([&](const auto& rows) { return tuning::auto_step<Model, Precision>(rows, model, opt).step; })
+                   : tuning::step_for(d.mean_sq_norm, model, opt).step;
   }
   zipml::Sgd<Model, Precision, Backend> sgd(opt, model, make_backend<Backend>(s, Precision::bits, label));
   const bool cls = sgd.is_classification();
@@ -87,7 +88,18 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
   r.precision = label;
   r.step = opt.step;
   const auto t_fit = std::chrono::steady_clock::now();
-  r.history = d.has_test ? sgd.fit(d.train, d.test) : sgd.fit(d.train);
+  const zipml::data::Dataset* test = d.has_test ? &d.test : nullptr;
+  if (d.train_images) {
+    // Straight from the image bytes: the stream fit(train) would pack, without the matrix.
+    using Trainer = zipml::Sgd<Model, Precision, Backend>;
+    const auto t_pack = std::chrono::steady_clock::now();
+    auto packed = Trainer::pack_for(*d.train_images, opt);
+    const double pack_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_pack).count();
+    r.history = sgd.fit(std::move(packed), test);
+    r.history.pack_seconds = pack_seconds;
+  } else {
+    r.history = sgd.fit(d.train, test);
+  }
   r.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_fit).count();
   progress.end_precision();
   const auto t_save = std::chrono::steady_clock::now();

@@ -101,8 +101,8 @@ class Sgd {
   //! Trains on a stream packed before (pack_for, stream::pack, a packed stream file): no
   //! scaling and no packing here, and the same model bit for bit as fit() of the data set it
   //! was packed from with the same options. Its layout must be Precision's and the options'
-  //! (range, double sampling); its order is its own, so Options::order must be File and
-  //! requantize off. The labels are read from the rows' label words; the training figures of
+  //! (range, double sampling); its order is its own (Options::order File or Shuffle say what
+  //! it was packed with), so neither ShuffleEachEpoch nor requantize can apply. The labels are read from the rows' label words; the training figures of
   //! Evaluation::Full (and of the last epoch without a test set) are taken on its samples.
   History fit(stream::PackedStream packed, const data::Dataset* test = nullptr) {
     check(options_);
@@ -122,9 +122,9 @@ class Sgd {
     if (Precision::bits != 32 && l.double_sampled != options_.double_sampling)
       throw Error(name + ": it is " + (l.double_sampled ? "" : "not ") + "double-sampled, the options say " +
                   (options_.double_sampling ? "double sampling" : "no double sampling"));
-    if (options_.order != Order::File || options_.requantize)
-      throw Error(name + ": its order and quantization were fixed when it was packed: train it with order File and "
-                         "without requantize (shuffle or re-quantize when packing)");
+    if (options_.order == Order::ShuffleEachEpoch || options_.requantize)
+      throw Error(name + ": its order and quantization were fixed when it was packed: it cannot be shuffled or "
+                         "re-quantized every epoch (train from the data set for that)");
     check_common(l.dim, name, test);
     std::vector<float> labels(packed.rows);
     for (std::size_t i = 0; i < packed.rows; ++i) labels[i] = packed.label(i);
@@ -138,6 +138,11 @@ class Sgd {
   //! The stream fit(train) trains on with these options: `train` (already scaled to
   //! Options::range) quantized by Precision, in Options::order's first order.
   [[nodiscard]] static stream::PackedStream pack_for(const data::Dataset& train, const Options& options) {
+    return pack_for(data::DatasetRows(train), options);
+  }
+  //! As pack_for(Dataset) from any RowSource (IdxImages: straight from the file's bytes).
+  template <data::RowSource Rows>
+  [[nodiscard]] static stream::PackedStream pack_for(const Rows& train, const Options& options) {
     std::vector<std::uint32_t> order;
     if (options.order != Order::File) order = detail::shuffled_order(train.size(), options.seed, 0);
     return stream::pack<Precision>(train, pack_options(options, order, 0));

@@ -30,6 +30,19 @@ expect eval-full-header 0 "train loss" -- "$train" --train "$data/tiny.libsvm" -
   --eval full --save "$tmp/full.zml"
 check eval-same-model cmp "$tmp/pass.zml" "$tmp/full.zml"
 check eval-history-every-epoch [ "$(awk -F, 'NR > 1 && $4 == ""' "$tmp/h.csv" | wc -l)" -eq 0 ] # no test set: full
+# IDX images are packed straight from their bytes (no float matrix): the same model as the
+# matrix that --eval full needs, at every precision
+idx_images "$tmp/img" 200 6 5
+idx_labels "$tmp/lab" 200
+idx_images "$tmp/timg" 40 6 5
+idx_labels "$tmp/tlab" 40
+for p in float32 q8 q2; do
+  expect "idx-bytes-$p" 0 "^summary:" -- "$train" --train "$tmp/img" --train-labels "$tmp/lab" --test "$tmp/timg" \
+    --test-labels "$tmp/tlab" --epochs 3 --precision $p -q --save "$tmp/bytes.zml"
+  expect "idx-matrix-$p" 0 "^summary:" -- "$train" --train "$tmp/img" --train-labels "$tmp/lab" --test "$tmp/timg" \
+    --test-labels "$tmp/tlab" --epochs 3 --precision $p -q --save "$tmp/matrix.zml" --eval full
+  check "idx-bytes-same-model-$p" cmp "$tmp/bytes.zml" "$tmp/matrix.zml"
+done
 expect profile 0 "^  *q4: pack [0-9.]*, 2 epochs [0-9.]*, evaluation (pass) [0-9.]*" -- "$train" --train "$data/tiny.libsvm" \
   --epochs 2 --precision q4 --scale columns --profile -q
 check profile-read grep -q "^profile (wall seconds): read [0-9.]*, validate and scale" "$tmp/out"

@@ -12,19 +12,6 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
 
-# IDX files by hand: big-endian 32-bit header fields, then one byte per pixel or label.
-byte() { printf "\\$(printf '%03o' "$1")"; }
-be32() { byte $(($1 >> 24 & 255)); byte $(($1 >> 16 & 255)); byte $(($1 >> 8 & 255)); byte $(($1 & 255)); }
-idx_images() { # FILE N ROWS COLS
-  local i
-  { be32 2051; be32 "$2"; be32 "$3"; be32 "$4"
-    for ((i = 0; i < $2 * $3 * $4; i++)); do byte $(((i * 37 + 11) % 256)); done; } >"$1"
-}
-idx_labels() { # FILE N (labels 0, 1, 0, 1, ...)
-  local i
-  { be32 2049; be32 "$2"; for ((i = 0; i < $2; i++)); do byte $((i % 2)); done; } >"$1"
-}
-
 cp "$data/tiny.libsvm" "$tmp/t.libsvm"
 base=(--train "$tmp/t.libsvm" --quiet)
 run=("${base[@]}" --epochs 2 --precision q4)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -279,6 +280,39 @@ TEST_SUITE("idx") {
     CHECK(two.size() == 2);
     CHECK(two.features(1, 5) == static_cast<float>(pixel(1, 4)));
     CHECK(read_idx(dir / "img", dir / "lab", 100).size() == n); // a limit above N keeps all
+  }
+
+  TEST_CASE("IdxImages gives the rows of read_idx, scaled as MinMaxScaler scales rows, bit for bit") {
+    TempDir dir;
+    const std::uint32_t n = 37, rows = 5, cols = 7;
+    Bytes img = idx_images(n, rows, cols);
+    img[16 + 3 * rows * cols + 4] = 0; // a row whose min is 0 and one that is constant
+    for (std::size_t k = 0; k < rows * cols; ++k) img[16 + 5 * rows * cols + k] = 9;
+    write_gz(dir / "img.gz", img);
+    write_gz(dir / "lab.gz", idx_labels(n));
+    const IdxImages raw = IdxImages::read(dir / "img.gz", dir / "lab.gz");
+    const Dataset plain = read_idx(dir / "img.gz", dir / "lab.gz");
+    const Dataset as_is = raw.to_dataset();
+    CHECK(as_is.features == plain.features);
+    CHECK(as_is.labels == plain.labels);
+    CHECK(raw.name() == (dir / "img.gz").string());
+    for (const Range r : {Range::ZeroOne, Range::MinusOneOne}) {
+      CAPTURE(static_cast<int>(r));
+      Dataset scaled = plain;
+      MinMaxScaler sc;
+      sc.fit(scaled, r, Axis::Rows);
+      sc.apply(scaled);
+      IdxImages by_row = IdxImages::read(dir / "img.gz", dir / "lab.gz");
+      by_row.scale_rows(r);
+      std::vector<float> buf(by_row.dim());
+      for (std::size_t i = 0; i < n; ++i) {
+        const float* row = by_row.row(i, buf.data());
+        for (std::size_t j = 0; j < by_row.dim(); ++j)
+          CHECK(std::bit_cast<std::uint32_t>(row[j]) == std::bit_cast<std::uint32_t>(scaled.features(i, j)));
+      }
+      CHECK(by_row.to_dataset().features == scaled.features);
+    }
+    CHECK(IdxImages::read(dir / "img.gz", dir / "lab.gz", 4).size() == 4);
   }
 
   TEST_CASE("wrong magic names the file and the magic") {

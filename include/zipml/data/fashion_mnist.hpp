@@ -5,6 +5,7 @@
 #ifndef ZIPML_DATA_FASHION_MNIST_HPP
 #define ZIPML_DATA_FASHION_MNIST_HPP
 
+#include <array>
 #include <cstddef>
 #include <filesystem>
 #include <initializer_list>
@@ -24,12 +25,9 @@ struct TrainTest {
 //! Where dataset-fashion-mnist installs the files.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
-//! The 60,000 training and 10,000 test images (28 x 28, raw 0..255, bias first; labels 0..9).
-//! A limit > 0 keeps the first samples only. Throws Error listing every missing file, with the
-//! command that installs them, before reading anything.
-[[nodiscard]] inline TrainTest load_fashion_mnist(
-    const std::filesystem::path& dir = kFashionMnistDir, std::size_t train_limit = 0,
-    std::size_t test_limit = 0, ReadTimes* times = nullptr) {
+//! The package's four files in `dir`: training images and labels, test images and labels.
+//! Throws Error listing every missing one, with the command that installs them.
+[[nodiscard]] inline std::array<std::filesystem::path, 4> fashion_mnist_files(const std::filesystem::path& dir = kFashionMnistDir) {
   const std::filesystem::path train_images = dir / "train-images-idx3-ubyte.gz";
   const std::filesystem::path train_labels = dir / "train-labels-idx1-ubyte.gz";
   const std::filesystem::path test_images = dir / "t10k-images-idx3-ubyte.gz";
@@ -48,8 +46,17 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
                      ? std::string()
                      : " (it installs to " + std::string(kFashionMnistDir) + ")"));
   }
-  return {read_idx(train_images, train_labels, train_limit, times),
-          read_idx(test_images, test_labels, test_limit, times)};
+  return {train_images, train_labels, test_images, test_labels};
+}
+
+//! The 60,000 training and 10,000 test images (28 x 28, raw 0..255, bias first; labels 0..9).
+//! A limit > 0 keeps the first samples only. Throws Error listing every missing file, with the
+//! command that installs them, before reading anything.
+[[nodiscard]] inline TrainTest load_fashion_mnist(const std::filesystem::path& dir = kFashionMnistDir,
+                                                  std::size_t train_limit = 0, std::size_t test_limit = 0,
+                                                  ReadTimes* times = nullptr) {
+  const auto f = fashion_mnist_files(dir);
+  return {read_idx(f[0], f[1], train_limit, times), read_idx(f[2], f[3], test_limit, times)};
 }
 
 } // namespace zipml::data

@@ -11,12 +11,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
 
 #include "zipml/data/dataset.hpp"
+#include "zipml/data/rows.hpp"
+#include "zipml/data/scaling.hpp"
 #include "zipml/data/gzfile.hpp"
 #include "zipml/error.hpp"
 #include "zipml/memory.hpp"
@@ -112,52 +115,98 @@ struct ReadTimes {
   double parse_seconds = 0.0;   //!< checking the headers, bytes to float features
 };
 
+//! The images and labels of an IDX pair as they are in the files: one byte per pixel. Rows
+//! come out as floats on demand (a RowSource: rows.hpp), scaled by row if asked, exactly as a
+//! Dataset scaled by MinMaxScaler with Axis::Rows holds them; so training can pack straight
+//! from the bytes without building the float matrix (four times the bytes).
+class IdxImages {
+ public:
+  [[nodiscard]] std::size_t size() const noexcept { return n_; }
+  [[nodiscard]] std::size_t dim() const noexcept { return pixels_ + 1; }
+  [[nodiscard]] std::string name() const { return name_; }
+  [[nodiscard]] float label(std::size_t i) const noexcept { return labels_[i]; }
+  [[nodiscard]] const std::vector<float>& labels() const noexcept { return labels_; }
+  //! Scale each row to `range` as it is read (MinMaxScaler, Axis::Rows), or not at all.
+  void scale_rows(std::optional<Range> range) noexcept { rows_range_ = range; }
+  [[nodiscard]] std::optional<Range> rows_scaled_to() const noexcept { return rows_range_; }
+
+  //! Row i into buf (dim() floats): the bias, then the pixels, scaled if asked.
+  [[nodiscard]] const float* row(std::size_t i, float* buf) const noexcept {
+    const unsigned char* px = bytes_.data() + kImagesHeader + i * pixels_;
+    buf[0] = 1.0F;
+    for (std::size_t j = 0; j < pixels_; ++j) buf[j + 1] = static_cast<float>(px[j]);
+    if (rows_range_) {
+      const auto [lo, hi] = detail::min_max(buf + 1, pixels_);
+      detail::scale_span(buf + 1, pixels_, lo, hi, *rows_range_);
+    }
+    return buf;
+  }
+
+  //! The rows as a Dataset (what read_idx returns, scaled if scale_rows asked).
+  [[nodiscard]] Dataset to_dataset() const {
+    Dataset ds;
+    ds.source = name_;
+    ds.features = xt::xtensor<float, 2>::from_shape({n_, dim()});
+    advise_huge_pages(ds.features.data(), n_ * dim() * sizeof(float));
+    ds.labels = xt::xtensor<float, 1>::from_shape({n_});
+    for (std::size_t i = 0; i < n_; ++i) {
+      (void)row(i, ds.features.data() + i * dim());
+      ds.labels(i) = labels_[i];
+    }
+    return ds;
+  }
+
+  //! Images and labels of an IDX pair; `limit` > 0 keeps the first `limit` samples. Throws
+  //! Error naming the file and the bad value for a wrong magic number, truncated data, zero
+  //! samples, images and labels that disagree on the count, and corrupt gzip.
+  [[nodiscard]] static IdxImages read(const std::filesystem::path& images, const std::filesystem::path& labels,
+                                      std::size_t limit = 0, ReadTimes* times = nullptr) {
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    const std::string images_name = images.string();
+    const std::string labels_name = labels.string();
+    // Labels first: the file is small, so a mismatched pair fails before the big decompression.
+    const std::vector<unsigned char> label_bytes = read_file_bytes(labels);
+    const detail::IdxHeader lh = detail::parse_idx_header(label_bytes, labels_name, kIdxLabelsMagic, "label");
+    IdxImages out;
+    out.bytes_ = read_file_bytes(images);
+    const auto t1 = clock::now();
+    const detail::IdxHeader ih = detail::parse_idx_header(out.bytes_, images_name, kIdxImagesMagic, "image");
+    if (ih.count != lh.count) {
+      throw Error("IDX count mismatch: '" + images_name + "' has " + std::to_string(ih.count) + " images but '" +
+                  labels_name + "' has " + std::to_string(lh.count) + " labels");
+    }
+    out.n_ = limit > 0 && limit < ih.count ? limit : ih.count;
+    out.pixels_ = ih.item_size;
+    out.name_ = images_name;
+    out.labels_.resize(out.n_);
+    for (std::size_t i = 0; i < out.n_; ++i) out.labels_[i] = static_cast<float>(label_bytes[8 + i]);
+    if (times != nullptr) {
+      times->inflate_seconds += std::chrono::duration<double>(t1 - t0).count();
+      times->parse_seconds += std::chrono::duration<double>(clock::now() - t1).count();
+    }
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kImagesHeader = 16;
+  std::vector<unsigned char> bytes_; //!< the whole images file, header included
+  std::vector<float> labels_;
+  std::size_t n_ = 0, pixels_ = 0;
+  std::string name_;
+  std::optional<Range> rows_range_;
+};
+
+static_assert(RowSource<IdxImages>);
+
 //! Images and labels of an IDX pair, as a Dataset with d = rows * cols + 1 (bias first).
-//! `limit` > 0 keeps only the first `limit` samples. Throws Error naming the file and the bad
-//! value for a wrong magic number, truncated data, zero samples, images and labels that
-//! disagree on the count, and corrupt gzip.
+//! `limit` > 0 keeps only the first `limit` samples. Throws Error as IdxImages::read.
 [[nodiscard]] inline Dataset read_idx(const std::filesystem::path& images, const std::filesystem::path& labels,
                                       std::size_t limit = 0, ReadTimes* times = nullptr) {
-  using clock = std::chrono::steady_clock;
-  const auto t0 = clock::now();
-  const std::string images_name = images.string();
-  const std::string labels_name = labels.string();
-
-  // Labels first: the file is small, so a mismatched pair fails before the big decompression.
-  const std::vector<unsigned char> label_bytes = read_file_bytes(labels);
-  const detail::IdxHeader lh =
-      detail::parse_idx_header(label_bytes, labels_name, kIdxLabelsMagic, "label");
-  const std::vector<unsigned char> image_bytes = read_file_bytes(images);
-  const auto t1 = clock::now();
-  const detail::IdxHeader ih =
-      detail::parse_idx_header(image_bytes, images_name, kIdxImagesMagic, "image");
-  if (ih.count != lh.count) {
-    throw Error("IDX count mismatch: '" + images_name + "' has " + std::to_string(ih.count) +
-                " images but '" + labels_name + "' has " + std::to_string(lh.count) + " labels");
-  }
-
-  std::size_t n = ih.count;
-  if (limit > 0 && limit < n) n = limit;
-  const std::size_t pixels = ih.item_size;
-  const std::size_t d = pixels + 1;
-
-  Dataset ds;
-  ds.source = images_name;
-  ds.features = xt::xtensor<float, 2>::from_shape({n, d});
-  advise_huge_pages(ds.features.data(), n * d * sizeof(float));
-  ds.labels = xt::xtensor<float, 1>::from_shape({n});
-  float* out = ds.features.data();
-  const unsigned char* in = image_bytes.data() + 16;
-  for (std::size_t i = 0; i < n; ++i) {
-    *out++ = 1.0F;
-    for (std::size_t j = 0; j < pixels; ++j) *out++ = static_cast<float>(*in++);
-  }
-  const unsigned char* lab = label_bytes.data() + 8;
-  for (std::size_t i = 0; i < n; ++i) ds.labels(i) = static_cast<float>(lab[i]);
-  if (times != nullptr) {
-    times->inflate_seconds += std::chrono::duration<double>(t1 - t0).count();
-    times->parse_seconds += std::chrono::duration<double>(clock::now() - t1).count();
-  }
+  const IdxImages raw = IdxImages::read(images, labels, limit, times);
+  const auto t0 = std::chrono::steady_clock::now();
+  Dataset ds = raw.to_dataset();
+  if (times != nullptr) times->parse_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return ds;
 }
 

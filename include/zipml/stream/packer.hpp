@@ -23,6 +23,7 @@
 #include "zipml/concepts.hpp"
 #include "zipml/arithmetic/engine.hpp"
 #include "zipml/data/dataset.hpp"
+#include "zipml/data/rows.hpp"
 #include "zipml/error.hpp"
 #include "zipml/precision/float32.hpp"
 #include "zipml/precision/quantized.hpp"
@@ -43,11 +44,11 @@ struct PackOptions {
 
 namespace detail {
 
-[[noreturn]] inline void bad_value(const data::Dataset& ds, std::size_t row, std::size_t col, float v,
+[[noreturn]] inline void bad_value(const std::string& name, std::size_t row, std::size_t col, float v,
                                    const std::string& why) {
   std::ostringstream os;
   os.precision(9);
-  os << (ds.source.empty() ? std::string("data set") : ds.source) << ": row " << row + 1;
+  os << name << ": row " << row + 1;
   if (col == std::numeric_limits<std::size_t>::max())
     os << ", label";
   else
@@ -57,10 +58,10 @@ namespace detail {
 }
 
 //! The checks that do not read the values.
-template <PrecisionPolicy P>
-void check_shape(const data::Dataset& ds, const PackOptions& opt) {
+template <PrecisionPolicy P, data::RowSource S>
+void check_shape(const S& ds, const PackOptions& opt) {
   const bool mm = opt.range == data::Range::MinusOneOne;
-  if (ds.empty()) throw Error((ds.source.empty() ? std::string("data set") : ds.source) + ": no samples to pack");
+  if (ds.size() == 0) throw Error(ds.name() + ": no samples to pack");
   if (ds.dim() == 0 || ds.dim() > std::numeric_limits<std::uint32_t>::max())
     throw Error("packing: dimension " + std::to_string(ds.dim()) +
                 " (with bias) is outside the stream's 32-bit field, 1 to 4294967295");
@@ -82,25 +83,27 @@ void check_shape(const data::Dataset& ds, const PackOptions& opt) {
 
 //! Throws for the first value the precision cannot hold, in row order (a row's label before its
 //! features). Only run once the fast check (row_ok) has found one: it is the slow, exact scan.
-template <PrecisionPolicy P>
-void scan_values(const data::Dataset& ds, const PackOptions& opt) {
+template <PrecisionPolicy P, data::RowSource S>
+void scan_values(const S& ds, const PackOptions& opt) {
   const bool mm = opt.range == data::Range::MinusOneOne;
   const float lo = mm ? -1.0f : 0.0f;
   const std::size_t n = ds.size(), d = ds.dim();
-  const float* f = ds.features.data();
+  const std::string name = ds.name();
+  std::vector<float> buf(d);
   for (std::size_t i = 0; i < n; ++i) {
-    const float b = ds.labels(i);
-    if (!std::isfinite(b)) bad_value(ds, i, std::numeric_limits<std::size_t>::max(), b, "is not finite");
+    const float b = ds.label(i);
+    if (!std::isfinite(b)) bad_value(name, i, std::numeric_limits<std::size_t>::max(), b, "is not finite");
+    const float* f = ds.row(i, buf.data());
     for (std::size_t j = 0; j < d; ++j) {
-      const float a = f[i * d + j];
-      if (!std::isfinite(a)) bad_value(ds, i, j, a, "is not finite");
+      const float a = f[j];
+      if (!std::isfinite(a)) bad_value(name, i, j, a, "is not finite");
       if constexpr (P::bits == 32) {
         if (opt.engine_range && !engine::float_feature_ok(a))
-          bad_value(ds, i, j, a,
+          bad_value(name, i, j, a,
                     "is outside [-2, 2 - 2^-17), which the engine's 18-bit features hold: scale the features");
       } else {
         if (a < lo || a > 1.0f)
-          bad_value(ds, i, j, a,
+          bad_value(name, i, j, a,
                     std::string("is outside the quantizer's range ") + (mm ? "[-1, 1]" : "[0, 1]") +
                         ": scale the features (or pick the other range)");
       }
@@ -193,17 +196,18 @@ void pack_patterns(const std::uint8_t* p, Word* w, std::size_t words) noexcept {
   }
 }
 
-//! Packs positions [begin, end); `patterns` holds layout.padded_dim() bytes (Q < 32).
-//! Returns false, leaving the rest unpacked, at the first row row_ok refuses.
-template <PrecisionPolicy P>
-[[nodiscard]] bool pack_rows(const data::Dataset& ds, const PackOptions& opt, const Layout& layout, Word* out,
-                             std::size_t begin, std::size_t end, std::vector<std::uint8_t>& patterns) {
+//! Packs positions [begin, end); `patterns` holds layout.padded_dim() bytes (Q < 32), `row`
+//! room for a row (sources that make their rows). Returns false, leaving the rest unpacked,
+//! at the first row row_ok refuses.
+template <PrecisionPolicy P, data::RowSource S>
+[[nodiscard]] bool pack_rows(const S& ds, const PackOptions& opt, const Layout& layout, Word* out,
+                             std::size_t begin, std::size_t end, std::vector<std::uint8_t>& patterns,
+                             std::vector<float>& row) {
   const std::size_t d = ds.dim(), row_words = layout.row_words();
-  const float* f = ds.features.data();
   for (std::size_t pos = begin; pos < end; ++pos) {
     const std::size_t src = opt.order.empty() ? pos : opt.order[pos];
-    const float* a = f + src * d;
-    const float label = ds.labels(src);
+    const float* a = ds.row(src, row.data());
+    const float label = ds.label(src);
     if (!row_ok<P>(a, d, label, opt)) return false; // packed only once valid: no NaN reaches an int cast
     Word* w = out + pos * row_words;
     if constexpr (P::bits == 32) {
@@ -257,10 +261,11 @@ template <PrecisionPolicy P>
                 P::bits != 32 && opt.double_sampled};
 }
 
-//! Packs every row (or the rows `opt.order` names, in that order) into stream words.
-//! Throws zipml::Error naming the row, feature and value of anything the precision cannot hold.
-template <PrecisionPolicy P>
-[[nodiscard]] PackedStream pack(const data::Dataset& ds, const PackOptions& opt = {}) {
+//! Packs every row of a RowSource (or the rows `opt.order` names, in that order) into stream
+//! words. Throws zipml::Error naming the row, feature and value of anything the precision
+//! cannot hold.
+template <PrecisionPolicy P, data::RowSource S>
+[[nodiscard]] PackedStream pack(const S& ds, const PackOptions& opt = {}) {
   detail::check_shape<P>(ds, opt);
   PackedStream s;
   s.layout = layout_for<P>(ds.dim(), opt);
@@ -271,15 +276,16 @@ template <PrecisionPolicy P>
   // Each thread checks the rows it packs as it packs them (while they are in cache); with a row
   // order, the rows it leaves out must be valid too, so each thread also checks a share of all.
   std::vector<std::vector<std::uint8_t>> patterns(threads, std::vector<std::uint8_t>(P::bits == 32 ? 0 : s.layout.padded_dim()));
+  std::vector<std::vector<float>> rows(threads, std::vector<float>(ds.dim()));
   std::vector<char> ok(threads, 1);
   const auto work = [&](unsigned t) {
     if (!opt.order.empty()) {
       const std::size_t n = ds.size(), d = ds.dim();
       for (std::size_t i = n * t / threads; i < n * (t + 1) / threads && ok[t]; ++i)
-        ok[t] = detail::row_ok<P>(ds.features.data() + i * d, d, ds.labels(i), opt);
+        ok[t] = detail::row_ok<P>(ds.row(i, rows[t].data()), d, ds.label(i), opt);
     }
     ok[t] = ok[t] && detail::pack_rows<P>(ds, opt, s.layout, s.words.data(), s.rows * t / threads,
-                                          s.rows * (t + 1) / threads, patterns[t]);
+                                          s.rows * (t + 1) / threads, patterns[t], rows[t]);
   };
   if (threads <= 1) {
     work(0);
@@ -292,6 +298,12 @@ template <PrecisionPolicy P>
     throw Error("packing: a value the precision cannot hold (internal: the scan found none)");
   }
   return s;
+}
+
+//! Packs a Dataset (its matrix rows, no copy): pack() of data::DatasetRows.
+template <PrecisionPolicy P>
+[[nodiscard]] PackedStream pack(const data::Dataset& ds, const PackOptions& opt = {}) {
+  return pack<P>(data::DatasetRows(ds), opt);
 }
 
 } // namespace zipml::stream

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <map>
+#include <span>
 #include <vector>
 
 #include "zipml/data/dataset.hpp"
@@ -19,10 +20,10 @@ namespace zipml::tuning {
 //! Classification: the share of neighbours with different labels against its expectation in a
 //! random order, 1 - sum p_c^2; regression: the same for "above the median". Grouped means
 //! less than half the expected changes.
-[[nodiscard]] inline bool labels_grouped(const data::Dataset& ds, bool classification) {
-  const std::size_t n = ds.size();
+[[nodiscard]] inline bool labels_grouped(std::span<const float> labels, bool classification) {
+  const std::size_t n = labels.size();
   if (n < 8) return false;
-  std::vector<float> key(ds.labels.begin(), ds.labels.end());
+  std::vector<float> key(labels.begin(), labels.end());
   if (!classification) {
     std::vector<float> sorted = key;
     std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(n / 2), sorted.end());
@@ -37,6 +38,10 @@ namespace zipml::tuning {
   std::size_t changes = 0;
   for (std::size_t i = 1; i < n; ++i) changes += key[i] != key[i - 1] ? 1 : 0;
   return expected > 0.0 && static_cast<double>(changes) < 0.5 * expected;
+}
+
+[[nodiscard]] inline bool labels_grouped(const data::Dataset& ds, bool classification) {
+  return labels_grouped(std::span<const float>(ds.labels.data(), ds.labels.size()), classification);
 }
 
 } // namespace zipml::tuning

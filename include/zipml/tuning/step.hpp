@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "zipml/concepts.hpp"
 #include "zipml/data/dataset.hpp"
+#include "zipml/data/rows.hpp"
 #include "zipml/options.hpp"
 #include "zipml/precision/quantized.hpp"
 
@@ -35,14 +37,15 @@ inline constexpr double kStepFraction = 1.0 / 16.0;
 //! The expected squared norm of a row as `Precision` delivers it: the full-precision norm,
 //! plus, for stochastic rounding, the rounding's variance (a value a fraction f of the way
 //! between two levels delta apart varies by delta^2 f (1 - f)).
-template <PrecisionPolicy Precision>
-[[nodiscard]] double mean_sq_norm(const data::Dataset& train, data::Range range) {
+template <PrecisionPolicy Precision, data::RowSource S>
+[[nodiscard]] double mean_sq_norm(const S& train, data::Range range) {
   const std::size_t n = train.size(), d = train.dim();
   if (n == 0) return 0.0;
   [[maybe_unused]] const bool minus_one_one = range == data::Range::MinusOneOne;
   double sum = 0.0;
+  std::vector<float> buf(d);
   for (std::size_t i = 0; i < n; ++i) {
-    const float* row = &train.features(i, 0);
+    const float* row = train.row(i, buf.data());
     // Eight partial sums, so that the compiler vectorizes the row (a pass over Fashion-MNIST
     // costs what reading it does); floats suffice within a row of values in [-1, 1].
     float part[8] = {};
@@ -62,6 +65,11 @@ template <PrecisionPolicy Precision>
     sum += sq;
   }
   return sum / static_cast<double>(n);
+}
+
+template <PrecisionPolicy Precision>
+[[nodiscard]] double mean_sq_norm(const data::Dataset& train, data::Range range) {
+  return mean_sq_norm<Precision>(data::DatasetRows(train), range);
 }
 
 //! The step for `Model` given E||x||^2 of its rows (mean_sq_norm):
@@ -87,8 +95,8 @@ template <ModelPolicy Model>
 }
 
 //! step_for on `train` (scaled as Options::range says) as `Precision` delivers it.
-template <ModelPolicy Model, PrecisionPolicy Precision>
-[[nodiscard]] StepChoice auto_step(const data::Dataset& train, const Model& model, const Options& options) {
+template <ModelPolicy Model, PrecisionPolicy Precision, class Rows>
+[[nodiscard]] StepChoice auto_step(const Rows& train, const Model& model, const Options& options) {
   return step_for(mean_sq_norm<Precision>(train, options.range), model, options);
 }
 
