@@ -296,9 +296,12 @@ int run(Settings& s) {
   resolve_auto(s, d);
   d.rules_seconds = seconds_since(t_rules);
   // A plot or a history wants a figure per epoch: the test metric (or, without a test set,
-  // the training set's figures) every epoch.
+  // the training set's figures) every epoch; so do the per-epoch lines on the screen (the
+  // test metric; not a pass over the training set). --quiet prints none: the pass loss only.
   if (!s.eval_given && (!s.plot.empty() || !s.history.empty()))
     s.opt.evaluation = d.has_test ? zipml::Evaluation::Test : zipml::Evaluation::Full;
+  else if (!s.eval_given && !s.quiet && d.has_test)
+    s.opt.evaluation = zipml::Evaluation::Test;
   // Packing straight from the image bytes gives the stream packing the float matrix would;
   // what the packed stream cannot do needs the matrix: a fresh order or quantization every
   // epoch, or the full-precision training set's figures (--eval full, or no test set).
@@ -492,9 +495,9 @@ int main(int argc, char** argv) {
   auto* eval = app.add_option("--eval", s.eval,
                               "Each epoch's figures: pass (the training loss taken during the pass, before each "
                               "sample's update, on the packed samples; test metric after the last epoch), test "
-                              "(pass, and the test metric every epoch: the default with --plot or --history), full "
-                              "(a separate pass over the training and test sets after every epoch: the default "
-                              "with --plot or --history and no test set)")
+                              "(pass, and the test metric every epoch: the default when epoch lines are printed (no "
+                              "--quiet) or with --plot or --history), full (a separate pass over the training and "
+                              "test sets after every epoch: the default with --plot or --history and no test set)")
                    ->check(CLI::IsMember({"pass", "test", "full"}));
   try {
     app.parse(argc, argv);
