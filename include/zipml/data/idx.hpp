@@ -6,6 +6,7 @@
 #ifndef ZIPML_DATA_IDX_HPP
 #define ZIPML_DATA_IDX_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -136,7 +137,12 @@ class IdxImages {
     buf[0] = 1.0F;
     for (std::size_t j = 0; j < pixels_; ++j) buf[j + 1] = static_cast<float>(px[j]);
     if (rows_range_) {
-      const auto [lo, hi] = detail::min_max(buf + 1, pixels_);
+      // min/max of the bytes: the same values as of their floats, and it vectorizes
+      unsigned char lo = px[0], hi = px[0];
+      for (std::size_t j = 1; j < pixels_; ++j) {
+        lo = std::min(lo, px[j]);
+        hi = std::max(hi, px[j]);
+      }
       detail::scale_span(buf + 1, pixels_, lo, hi, *rows_range_);
     }
     return buf;
