@@ -213,7 +213,7 @@ void read_into(const std::filesystem::path& path, Buffer& out) {
   const bool gzip = raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
   if (!gzip) {
     out.resize(raw.size());
-    std::memcpy(out.data(), raw.data(), raw.size());
+    if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size()); // an empty file has no data()
     return;
   }
   if (raw.size() >= 18 && inflate_members(std::span<const unsigned char>(raw), out)) return;

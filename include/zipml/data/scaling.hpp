@@ -66,35 +66,25 @@ inline bool all_finite(const float* x, std::size_t n) noexcept {
   return bad == 0;
 }
 
-//! std::clamp(t, 0, 1) for a batch, by the same comparisons.
-template <class B>
-inline B clamp01(B t) noexcept {
-  t = xsimd::select(t < B(0.0), B(0.0), t);
-  return xsimd::select(B(1.0) < t, B(1.0), t);
-}
-
+//! std::clamp(t, 0, 1).
 inline double clamp01(double t) noexcept { return std::clamp(t, 0.0, 1.0); }
 
 //! x[0, n) to `r` by one [lo, hi], as scale_one does for each value (the same operations, so
-//! the same bits), eight doubles at a time.
+//! the same bits), in a plain loop the compiler vectorizes. (An xsimd version of this loop was
+//! miscompiled by GCC 12 at -O3 with AVX-512 once inlined into MinMaxScaler::apply: only lane 0
+//! of each batch got the [-1, 1] map; tests/unit/test_data.cpp "random data scaled ..." caught it.)
 inline void scale_span(float* x, std::size_t n, double lo, double hi, Range r) noexcept {
   if (!(hi > lo)) {
     std::fill(x, x + n, 0.0F);
     return;
   }
   const double span = hi - lo;
-  using D = xsimd::batch<double>;
-  constexpr std::size_t w = D::size;
-  alignas(64) double buf[w];
-  std::size_t j = 0;
-  for (; j + w <= n; j += w) {
-    for (std::size_t k = 0; k < w; ++k) buf[k] = x[j + k];
-    D t = clamp01((D::load_aligned(buf) - D(lo)) / D(span));
-    if (r == Range::MinusOneOne) t = D(2.0) * t - D(1.0);
-    t.store_aligned(buf);
-    for (std::size_t k = 0; k < w; ++k) x[j + k] = static_cast<float>(buf[k]);
+  if (r == Range::ZeroOne) {
+    for (std::size_t j = 0; j < n; ++j) x[j] = static_cast<float>(clamp01((static_cast<double>(x[j]) - lo) / span));
+  } else {
+    for (std::size_t j = 0; j < n; ++j)
+      x[j] = static_cast<float>(2.0 * clamp01((static_cast<double>(x[j]) - lo) / span) - 1.0);
   }
-  for (; j < n; ++j) x[j] = scale_one(x[j], lo, hi, r);
 }
 
 //! Minimum and maximum of x[0, n), n >= 1, finite values.
