@@ -4,7 +4,8 @@
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
 #
 # Targets (tests/fuzz/target_<name>.hpp): idx (IDX reader + gzip), libsvm (LIBSVM reader),
-# packed (packed-stream reader), model (saved-model loader).
+# packed (packed-stream reader), model (saved-model loader), stream_file (packed stream file
+# reader, .zps: header, sizes, checksums, rows; in memory and through the mapping).
 #
 # 1. Builds every target into build-fuzz/ (rebuilt when a header or a target changed).
 # 2. Regression test: runs every file of tests/fuzz/regressions/<target>/ once.
@@ -24,13 +25,13 @@ root=$PWD
 
 seconds=${1:-60}
 shift || true
-all_targets=(idx libsvm packed model)
+all_targets=(idx libsvm packed model stream_file)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 case $seconds in '' | *[!0-9]*) echo "fuzz.sh: seconds must be a whole number, got '$seconds'" >&2; exit 2 ;; esac
 
 out=$root/build-fuzz
 mkdir -p "$out/logs" "$out/artifacts" "$out/tmp"
-# Temporary files of the targets (idx, libsvm, model write their input to disk): tmpfs if we can.
+# Temporary files of the targets (idx, libsvm, model, stream_file write their input to disk): tmpfs if we can.
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
   export TMPDIR=/dev/shm/zipml-fuzz-$$
 else

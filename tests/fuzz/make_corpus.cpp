@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <zlib.h>
 
 #include "zipml/io.hpp"
+#include "zipml/io/stream_file.hpp"
 #include "zipml/zipml.hpp"
 
 namespace fs = std::filesystem;
@@ -103,6 +105,35 @@ void packed_seed(const std::string& name, const data::Dataset& ds, bool minus_on
   put("packed", name, b);
 }
 
+//! A packed stream file (.zps) of `ds` packed with P: small (a few rows), so the seed is the
+//! 4096-byte header page plus a few hundred bytes of data.
+template <class P>
+void stream_file_seed(const std::string& name, data::Dataset ds, bool minus_one_one, bool double_sampled,
+                      bool classifier, int scaling) {
+  const auto range = minus_one_one ? data::Range::MinusOneOne : data::Range::ZeroOne;
+  std::optional<data::MinMaxScaler> scaler;
+  if (scaling != 0) {
+    scaler.emplace();
+    scaler->fit(ds, range, scaling == 1 ? data::Axis::Rows : data::Axis::Columns);
+    scaler->apply(ds);
+  }
+  std::optional<data::LabelScaler> labels;
+  if (!classifier) labels = data::scale_labels(ds, range);
+  stream::PackOptions o;
+  o.range = range;
+  o.double_sampled = double_sampled;
+  o.seed = 7;
+  o.threads = 1;
+  const auto ps = stream::pack<P>(ds, o);
+  io::StreamFileInfo f = io::stream_file_info<P>(ps, o);
+  if (classifier) f.classes = data::classes(ds);
+  f.scaler = scaler;
+  f.label_scaler = labels;
+  if (scaling != 0) f.mean_sq_norm = 0.5 + scaling; // else unknown (NaN)
+  f.source = ds.source;
+  put("stream_file", name, io::serialize_stream(f, ps));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -142,6 +173,12 @@ int main(int argc, char** argv) {
   packed_seed<Quantized<4, Stochastic>>("q4-minus-one-one-double", ds11, true, true);
   packed_seed<Quantized<2>>("q2-minus-one-one", ds11, true, false);
   packed_seed<Quantized<1>>("q1", ds01, false, false);
+
+  // Packed stream files: each precision, both ranges, double sampling, both scalings.
+  stream_file_seed<Quantized<8>>("q8-classes-columns", small(4, 9, 3, 6, false), false, false, true, 2);
+  stream_file_seed<Float32>("float32-regression-rows", small(3, 5, 0, 7, false), false, false, false, 1);
+  stream_file_seed<Quantized<2, Stochastic>>("q2-minus-one-one-double", small(3, 9, 2, 8, true), true, true, true, 0);
+  stream_file_seed<Quantized<1>>("q1-classes", small(5, 70, 2, 9, false), false, false, true, 0);
 
   // Saved models: a classifier with a column scaler, a regression with both scalers, a binary
   // logistic model.

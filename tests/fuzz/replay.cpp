@@ -32,6 +32,7 @@
 #include "target_libsvm.hpp"
 #include "target_model.hpp"
 #include "target_packed.hpp"
+#include "target_stream_file.hpp"
 
 #ifndef ZIPML_FUZZ_DIR
 #define ZIPML_FUZZ_DIR "tests/fuzz"
@@ -104,6 +105,7 @@ constexpr Target kTargets[] = {
     {"libsvm", &zipml::fuzz::libsvm},
     {"packed", &zipml::fuzz::packed},
     {"model", &zipml::fuzz::model},
+    {"stream_file", &zipml::fuzz::stream_file},
 };
 
 std::string g_current; // keeps current_input alive
@@ -201,7 +203,7 @@ int main(int argc, char** argv) {
       }
     }
     zipml::fuzz::current_input = nullptr;
-    std::printf("%-7s %4zu corpus + %zu regression inputs replayed\n", t.name, counts[0], counts[1]);
+    std::printf("%-11s %4zu corpus + %zu regression inputs replayed\n", t.name, counts[0], counts[1]);
     if (counts[0] == 0) {
       std::fprintf(stderr, "FAIL %s: empty corpus in '%s'\n", t.name, (root / "corpus" / t.name).c_str());
       ++failed;

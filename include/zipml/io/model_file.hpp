@@ -5,7 +5,8 @@
 // arithmetic, options, class costs, feature and label scaling), the weights as float32, and a
 // CRC-32 of everything before it. Saving is atomic (a temporary file, fsync, rename); loading
 // validates every byte before it allocates anything, so a truncated, corrupt or hostile file
-// is refused with a zipml::Error naming it, never a crash or a huge allocation.
+// is refused with a zipml::Error naming it, never a crash or a huge allocation. The field
+// writer and reader, the CRC-32 and the atomic write are io/binary.hpp's.
 //
 // Layout of format version 1 (offsets in bytes; u8/u32/u64 little-endian unsigned, f32 IEEE
 // binary32 little-endian):
@@ -54,14 +55,12 @@
 #include <unistd.h>
 
 #include <xtensor/xtensor.hpp>
-#ifndef ZIPML_NO_ZLIB
-#include <zlib.h>
-#endif
 
 #include "zipml/backend.hpp"
 #include "zipml/data/dataset.hpp"
 #include "zipml/data/scaling.hpp"
 #include "zipml/error.hpp"
+#include "zipml/io/binary.hpp"
 #include "zipml/linear_model.hpp"
 #include "zipml/options.hpp"
 
@@ -117,145 +116,6 @@ std::string list_of(const std::array<std::string_view, N>& names) {
     out.append(1, '\'').append(names[i]).append(1, '\''); // appends: no GCC 12 -Wrestrict false positive
   }
   return out;
-}
-
-//! A string from a file, shown safely: at most 32 bytes, control and non-ASCII bytes as '?'.
-inline std::string printable(std::string_view s) {
-  std::string out(s.substr(0, 32));
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-  if (s.size() > 32) out += "...";
-  return out;
-}
-
-inline std::string hex32(std::uint32_t v) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string s = "0x00000000";
-  for (int i = 9; i >= 2; --i, v >>= 4) s[static_cast<std::size_t>(i)] = digits[v & 0xf];
-  return s;
-}
-
-//! CRC-32 (IEEE 802.3, reflected, as zlib's crc32) one byte at a time from a table: the builds
-//! without zlib (ZIPML_NO_ZLIB, the ARM board programs) read and write the same model files.
-//! test_model_file checks it against zlib's.
-inline std::uint32_t crc32_portable(std::span<const unsigned char> bytes) {
-  static constexpr auto table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1u) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (const unsigned char b : bytes) crc = table[(crc ^ b) & 0xFFu] ^ (crc >> 8);
-  return crc ^ 0xFFFFFFFFu;
-}
-
-inline std::uint32_t crc32_of(std::span<const unsigned char> bytes) {
-#ifdef ZIPML_NO_ZLIB
-  return crc32_portable(bytes);
-#else
-  uLong crc = ::crc32(0L, Z_NULL, 0);
-  std::size_t at = 0;
-  while (at < bytes.size()) {
-    const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size() - at, 1u << 30));
-    crc = ::crc32(crc, bytes.data() + at, chunk);
-    at += chunk;
-  }
-  return static_cast<std::uint32_t>(crc);
-#endif
-}
-
-//! Appends little-endian fields.
-class Writer {
- public:
-  void u8(std::uint8_t v) { out_.push_back(v); }
-  void u32(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<unsigned char>(v >> (8 * i)));
-  }
-  void u64(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<unsigned char>(v >> (8 * i)));
-  }
-  void f32(float v) { u32(std::bit_cast<std::uint32_t>(v)); }
-  void str(std::string_view s) {
-    u8(static_cast<std::uint8_t>(s.size()));
-    out_.insert(out_.end(), s.begin(), s.end());
-  }
-  void floats(std::span<const float> v) {
-    for (float x : v) f32(x);
-  }
-  void put_u64_at(std::size_t at, std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) out_[at + static_cast<std::size_t>(i)] = static_cast<unsigned char>(v >> (8 * i));
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
-  std::vector<unsigned char>& bytes() noexcept { return out_; }
-
- private:
-  std::vector<unsigned char> out_;
-};
-
-//! Reads little-endian fields with a bounds check on every read. Callers have already checked
-//! the total size against the dimensions, so running out here means a corrupt length field.
-class Reader {
- public:
-  Reader(std::span<const unsigned char> bytes, const std::string& name) : bytes_(bytes), name_(name) {}
-
-  std::uint8_t u8() { return take(1)[0]; }
-  std::uint32_t u32() {
-    const auto b = take(4);
-    std::uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | b[static_cast<std::size_t>(i)];
-    return v;
-  }
-  std::uint64_t u64() {
-    const auto b = take(8);
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | b[static_cast<std::size_t>(i)];
-    return v;
-  }
-  float f32() { return std::bit_cast<float>(u32()); }
-  std::string str() {
-    const std::size_t n = u8();
-    const auto b = take(n);
-    return std::string(reinterpret_cast<const char*>(b.data()), n);
-  }
-  bool flag(const char* what) {
-    const std::uint8_t v = u8();
-    if (v > 1)
-      throw Error("'" + name_ + "': corrupt model file: " + what + " is " + std::to_string(v) + ", expected 0 or 1");
-    return v == 1;
-  }
-  //! `count` floats, already known to fit in the remaining bytes.
-  std::vector<float> floats(std::size_t count) {
-    if (count > remaining() / 4) short_read(count * 4);
-    std::vector<float> v(count);
-    for (auto& x : v) x = f32();
-    return v;
-  }
-  [[nodiscard]] std::size_t offset() const noexcept { return at_; }
-  [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - at_; }
-
- private:
-  std::span<const unsigned char> take(std::size_t n) {
-    if (n > remaining()) short_read(n);
-    const auto s = bytes_.subspan(at_, n);
-    at_ += n;
-    return s;
-  }
-  [[noreturn]] void short_read(std::size_t n) const {
-    throw Error("'" + name_ + "': corrupt model file: a field at byte " + std::to_string(at_) + " needs " +
-                std::to_string(n) + " bytes, only " + std::to_string(remaining()) + " are left");
-  }
-
-  std::span<const unsigned char> bytes_;
-  const std::string& name_;
-  std::size_t at_ = 0;
-};
-
-inline bool finite_all(std::span<const float> v) {
-  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
 }
 
 inline std::string show(float v) { return data::detail::format_value(v); }
@@ -345,12 +205,6 @@ inline void check_model(const ModelFile& m, const std::string& what) {
   }
 }
 
-//! Checked a * b + c for sizes read from a file; nullopt on overflow.
-inline std::optional<std::uint64_t> mul_add(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
-  if (b != 0 && a > (std::numeric_limits<std::uint64_t>::max() - c) / b) return std::nullopt;
-  return a * b + c;
-}
-
 inline std::vector<unsigned char> serialize(const ModelFile& m) {
   const LinearModel& w = m.weights;
   Writer out;
@@ -409,76 +263,7 @@ inline std::vector<unsigned char> serialize(const ModelFile& m) {
   return std::move(out.bytes());
 }
 
-//! Numbers the temporaries of this process (`path.tmp-<pid>-<n>`).
-inline std::atomic<unsigned> temporary_counter{0};
-
 } // namespace detail
-
-//! Writes `bytes` to `path` atomically: a temporary beside it (`path.tmp-<pid>-<n>`), fsync,
-//! rename, fsync of the folder. On failure the temporary is removed, `path` is untouched, and
-//! Error says what failed, starting with `what` ("cannot save the model to 'F'"). An existing
-//! `path` that is not a regular file or a folder (a device, a FIFO, a socket, /dev/stdout) is
-//! refused: the rename would replace the device node itself.
-inline void write_file_atomically(const std::filesystem::path& path, std::span<const unsigned char> bytes,
-                                  const std::string& what) {
-  namespace fs = std::filesystem;
-  const std::string name = path.string();
-  if (name.empty()) throw Error(what + ": the path is empty");
-  std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status))
-    throw Error(what + ": it is not a regular file (a device, FIFO or socket); give a file name");
-  // pid + a per-process counter: two threads saving the same path never share a temporary.
-  const fs::path tmp =
-      name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(detail::temporary_counter.fetch_add(1));
-  auto fail = [&](const std::string& step, int err, int fd) {
-    if (fd >= 0) ::close(fd);
-    std::error_code rm;
-    fs::remove(tmp, rm);
-    throw Error(what + ": " + step + (err != 0 ? ": " + std::string(std::strerror(err)) : std::string()) +
-                " (nothing was written; an existing file is unchanged)");
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0 && errno == EEXIST) {
-    // Left by a process with our pid that died mid-save: nobody alive owns it.
-    ::unlink(tmp.c_str());
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-  }
-  if (fd < 0) {
-    const int err = errno;
-    throw Error(what + ": cannot create the temporary file '" + tmp.string() + "': " + std::strerror(err));
-  }
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      const int err = errno; // before the message's allocations
-      if (err == EINTR) continue;
-      fail("writing '" + tmp.string() + "' failed after " + std::to_string(done) + " of " +
-               std::to_string(bytes.size()) + " bytes",
-           err, fd);
-    }
-    if (n == 0) fail("writing '" + tmp.string() + "' made no progress", 0, fd);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    fail("fsync of '" + tmp.string() + "' failed", err, fd);
-  }
-  if (::close(fd) != 0) {
-    const int err = errno;
-    fail("closing '" + tmp.string() + "' failed", err, -1);
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) fail("renaming '" + tmp.string() + "' over it failed: " + ec.message(), 0, -1);
-  // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-}
 
 //! The model encoded in `bytes` (a whole model file); `name` is the file name used in every
 //! message. Validates the magic, version, size, checksum and every field before allocating
@@ -495,7 +280,7 @@ inline void write_file_atomically(const std::filesystem::path& path, std::span<c
                  " bytes of header, the file has " + std::to_string(n));
   };
   if (n < kModelMagic.size() + 4) throw too_short();
-  Reader in(bytes, name);
+  Reader in(bytes, name, "model file");
   for (std::size_t i = 0; i < kModelMagic.size(); ++i) (void)in.u8();
   const std::uint32_t version = in.u32();
   if (version != kModelFormatVersion)

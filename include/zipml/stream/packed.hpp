@@ -8,15 +8,18 @@
 #include <vector>
 
 #include "zipml/stream/format.hpp"
+#include "zipml/stream/word_store.hpp"
 
 namespace zipml::stream {
 
 //! Rows back to back in the layout's format; the CPU backend reads these words, the RTL
 //! engine and the board receive them. Commands and configuration are not part of it
-//! (see program.hpp), so the same data region can be re-sent every epoch.
+//! (see program.hpp), so the same data region can be re-sent every epoch. The words are owned
+//! (packed here) or a view of a packed stream file's mapping (io/stream_file.hpp); copying a
+//! PackedStream copies them into an owned buffer, moving it keeps the mapping.
 struct PackedStream {
   Layout layout;
-  std::vector<Word> words;
+  WordStore words;
   std::size_t rows = 0;
 
   [[nodiscard]] std::span<const Word> row(std::size_t i) const noexcept {

@@ -237,11 +237,12 @@ template <PrecisionPolicy P, data::RowSource S>
   return true;
 }
 
-//! words.resize(n), asking Linux for transparent huge pages first: the first touch of a fresh
-//! buffer faults once per 4 KiB page, and on a VM those faults cost more than packing itself
-//! (measured on the 2-vCPU VM of docs/PERFORMANCE.md, 189 MB as Fashion-MNIST's float32 stream:
-//! 1.2-1.4 s with 4 KiB pages; with the hint 0.4 s the first time in a process, 0.05 s after).
-inline void allocate_words(std::vector<Word>& words, std::size_t n) {
+//! n owned words in `store`, asking Linux for transparent huge pages first: the first touch of
+//! a fresh buffer faults once per 4 KiB page, and on a VM those faults cost more than packing
+//! itself (measured on the 2-vCPU VM of docs/PERFORMANCE.md, 189 MB as Fashion-MNIST's float32
+//! stream: 1.2-1.4 s with 4 KiB pages; with the hint 0.4 s the first time in a process, 0.05 s after).
+inline void allocate_words(WordStore& store, std::size_t n) {
+  std::vector<Word>& words = store.make_owned();
   words.reserve(n);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
