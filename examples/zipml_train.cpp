@@ -96,6 +96,7 @@ std::vector<cli::Output> outputs_of(const Settings& s) {
   std::vector<cli::Output> out;
   for (const auto& p : s.precisions) {
     if (!s.save.empty()) out.push_back({"--save", cli::for_precision(s.save, p, s.precisions.size())});
+    if (!s.save_stream.empty()) out.push_back({"--save-stream", cli::for_precision(s.save_stream, p, s.precisions.size())});
     if (!s.export_npy.empty()) out.push_back({"--export-npy", cli::for_precision(s.export_npy, p, s.precisions.size())});
   }
   if (!s.summary.empty()) out.push_back({"--summary", s.summary});
@@ -119,7 +120,20 @@ Data load(Settings& s) {
   Data d;
   const auto t_read = clock::now();
   // IDX training images stay bytes (IdxImages): scaled and packed from them in one pass.
-  if (s.train_file.empty()) {
+  if (s.stream_file) {
+    // A packed stream file: mapped, checked (header, size, CRC, rows), trained from as it is.
+    auto loaded = zipml::io::load_stream(s.train_file);
+    d.stream_labels.resize(loaded.stream.rows);
+    for (std::size_t i = 0; i < loaded.stream.rows; ++i) d.stream_labels[i] = loaded.stream.label(i);
+    d.train_stream = std::move(loaded.stream);
+    d.stream_info = std::move(loaded.info);
+    d.description = s.train_file + " (packed stream of " + (d.stream_info->source.empty() ? "?" : d.stream_info->source) + ")";
+    if (!s.test_file.empty()) {
+      d.test = cli::read_data(s.test_file, s.test_labels, s.format == "zps" ? "auto" : s.format, s.test_limit,
+                              d.train_dim() - 1, "--test-labels");
+      d.has_test = true;
+    }
+  } else if (s.train_file.empty()) {
     const auto f = data::fashion_mnist_files(s.data_dir);
     d.train_images = data::IdxImages::read(f[0], f[1], s.train_limit, &d.read_times);
     d.test = data::read_idx(f[2], f[3], s.test_limit, &d.read_times);
@@ -140,6 +154,24 @@ Data load(Settings& s) {
   }
   d.read_seconds = seconds_since(t_read);
   const auto t_scale = clock::now();
+  if (d.stream_info) {
+    // The rows were scaled when they were packed: the test set is scaled the same way.
+    const auto& info = *d.stream_info;
+    d.scaler = info.scaler;
+    d.label_scaler = info.label_scaler;
+    d.mean_sq_norm = info.mean_sq_norm;
+    d.scaling = info.scaler ? fmt::format("as packed ({}, range {})", info.scaler->axis() == data::Axis::Rows ? "rows" : "columns",
+                                          info.scaler->range() == data::Range::ZeroOne ? "0..1" : "-1..1")
+                            : std::string("as packed (none)");
+    if (d.has_test) {
+      if (d.scaler) d.scaler->apply(d.test);
+      else data::validate(d.test);
+      if (d.label_scaler)
+        for (auto& y : d.test.labels) y = d.label_scaler->to_scaled(y);
+    }
+    d.scale_seconds = seconds_since(t_scale);
+    return d;
+  }
   std::optional<data::Axis> axis;
   if (s.scale == "auto") {
     const bool images = s.train_file.empty() || cli::is_idx_input(s.train_file, s.format);
@@ -234,9 +266,11 @@ void resolve_auto(Settings& s, Data& d) {
   } else {
     s.opt.tol = s.tol.value_or(0.0);
   }
-  if (s.step == "auto")
+  if (s.step == "auto" && !d.stream_info)
     d.mean_sq_norm = d.with_train_rows([&](const auto& rows) { return tuning::mean_sq_norm<zipml::Float32>(rows, s.opt.range); });
-  if (s.order == "auto") {
+  if (d.stream_info) {
+    d.ordering = d.stream_info->shuffled ? "as packed (shuffled once)" : "as packed (file order)";
+  } else if (s.order == "auto") {
     const bool cls = s.model != "least-squares" || s.positive_label.has_value();
     const bool grouped = tuning::labels_grouped(d.train_labels(), cls);
     s.opt.order = grouped ? zipml::Order::Shuffle : zipml::Order::File;
@@ -281,10 +315,39 @@ void note_if_still_falling(const std::vector<RunResult>& results) {
              stderr);
 }
 
+//! --train FILE.zps: the file's header fixes the precision, rounding, range, double sampling,
+//! seed and order (the stream is what they made); asking for others is an error, not ignored.
+void take_stream_settings(Settings& s) {
+  if (!s.save_stream.empty())
+    throw zipml::Error("--save-stream: " + s.train_file + " is a packed stream file already");
+  const auto head = zipml::io::load_stream(s.train_file, zipml::io::Verify::SizeOnly);
+  const auto& info = head.info;
+  for (const auto& o : s.given)
+    throw zipml::Error(fmt::format("{}: {} is a packed stream file, whose header fixes the precision, rounding, range, "
+                                   "double sampling, seed, scaling and order it was packed with; leave out {}",
+                                   o, s.train_file, o));
+  const std::string p = info.layout.is_float() ? "float32" : "q" + std::to_string(info.layout.bits);
+  s.precisions = {p};
+  if (!info.layout.is_float()) s.rounding = std::string(zipml::io::rounding_name(info.rounding));
+  s.opt.range = info.layout.minus_one_one ? zipml::data::Range::MinusOneOne : zipml::data::Range::ZeroOne;
+  s.range = info.layout.minus_one_one ? "-1..1" : "0..1";
+  s.opt.double_sampling = info.layout.double_sampled;
+  s.opt.seed = info.seed;
+  s.opt.order = info.shuffled ? zipml::Order::Shuffle : zipml::Order::File;
+  s.order = info.shuffled ? "shuffle" : "file";
+  // (engine_range only says the packer checked float32 features against the engine's 18 bits;
+  // Sgd::fit checks them again for the engine arithmetic, so either arithmetic may train it)
+}
+
 int run(Settings& s) {
   // Everything that can be checked without the data is checked first: a typo should not cost
   // a training run.
+  s.stream_file = !s.train_file.empty() && (s.format == "zps" || (s.format == "auto" && zipml::io::has_stream_magic(s.train_file)));
+  if (s.stream_file) take_stream_settings(s);
   check_names(s);
+  if (!s.save_stream.empty() && (s.order == "shuffle-each-epoch" || s.opt.requantize))
+    throw zipml::Error("--save-stream: a packed stream file holds one order and one quantization, so it cannot go with "
+                       "--order shuffle-each-epoch or --requantize");
   cli::check_outputs(outputs_of(s), inputs_of(s));
   if (!s.plot.empty()) {
     cli::plot_format(s.plot);
@@ -474,13 +537,19 @@ int main(int argc, char** argv) {
   app.add_option("--test", s.test_file, "Test data: a LIBSVM file, or IDX images (with --test-labels)")
       ->type_name("FILE");
   app.add_option("--test-labels", s.test_labels, "IDX labels of the test images")->type_name("FILE");
-  app.add_option("--format", s.format, "Data format of --train/--test: auto, idx or libsvm")
-      ->check(CLI::IsMember({"auto", "idx", "libsvm"}));
+  app.add_option("--format", s.format,
+                 "Data format of --train/--test: auto (by the magic number), idx, libsvm, or zps (--train: a packed "
+                 "stream file from --save-stream)")
+      ->check(CLI::IsMember({"auto", "idx", "libsvm", "zps"}));
   app.add_option("--train-limit", s.train_limit, "Use only the first N training samples (0 = all)")->type_name("N");
   app.add_option("--test-limit", s.test_limit, "Use only the first N test samples (0 = all)")->type_name("N");
   // What to write.
   app.add_option("--save", s.save,
                  "Save the model for zipml-predict; several precisions: one file each (m.zml -> m.q4.zml)")
+      ->type_name("FILE");
+  app.add_option("--save-stream", s.save_stream,
+                 "Write each precision's packed stream (the words the engine receives) to FILE.zps, one file per "
+                 "precision as --save; --train FILE.zps trains from it without reading or packing the data")
       ->type_name("FILE");
   app.add_option("--export-npy", s.export_npy, "Write the K x d weights (float32, bias first) as NumPy .npy, like --save")
       ->type_name("FILE");
@@ -510,6 +579,9 @@ int main(int argc, char** argv) {
     if ((s.backend == "verilator" || s.backend == "pynq") && arithmetic->count() == 0) s.arithmetic = "engine";
     s.opt.arithmetic = s.arithmetic == "engine" ? zipml::Arithmetic::Engine : zipml::Arithmetic::Float;
     s.range_given = range->count() > 0;
+    for (const char* o : {"--precision", "--rounding", "--double-sampling", "--scale", "--range", "--order", "--seed",
+                          "--train-labels", "--train-limit", "--scale-labels", "--requantize"})
+      if (app.count(o) > 0) s.given.emplace_back(o);
     s.opt.order = s.order == "file"      ? zipml::Order::File
                   : s.order == "shuffle" ? zipml::Order::Shuffle
                                          : zipml::Order::ShuffleEachEpoch;

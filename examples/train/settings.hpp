@@ -17,6 +17,7 @@
 
 #include "cli/progress.hpp"
 #include "zipml/backend/pynq.hpp"
+#include "zipml/io/stream_file.hpp"
 #include "zipml/zipml.hpp"
 #ifdef ZIPML_HAVE_VERILATOR
 #include "zipml/backend/verilator.hpp"
@@ -102,6 +103,9 @@ struct Settings {
   std::string step = "auto";   //!< a number, or auto (tuning/step.hpp, per precision)
   std::optional<double> tol;   //!< --tol; default kAutoTol with --epochs auto, else 0
   bool range_given = false;    //!< --range was on the command line
+  std::vector<std::string> given; //!< options given on the command line that a packed stream file fixes
+  std::string save_stream;     //!< --save-stream: write each precision's packed stream (.zps)
+  bool stream_file = false;    //!< --train names a packed stream file
   std::string scale_labels = "none";
   std::string range = "0..1";
   std::string data_dir = ZIPML_FASHION_MNIST_DIR;
@@ -133,6 +137,11 @@ struct Data {
   //! from them, unless something needs the float matrix (materialize_train); tables are read
   //! into `train`.
   std::optional<zipml::data::IdxImages> train_images;
+  //! A packed stream file given as --train: its stream (moved into the one precision's Sgd)
+  //! and its header.
+  std::optional<zipml::stream::PackedStream> train_stream;
+  std::optional<zipml::io::StreamFileInfo> stream_info;
+  std::vector<float> stream_labels;
   zipml::data::Dataset train, test;
   bool has_test = false;
   std::string description;
@@ -146,9 +155,14 @@ struct Data {
   double scale_seconds = 0.0;        //!< validating and scaling
   double rules_seconds = 0.0;        //!< the auto rules (resolve_auto)
 
-  [[nodiscard]] std::size_t train_size() const { return train_images ? train_images->size() : train.size(); }
-  [[nodiscard]] std::size_t train_dim() const { return train_images ? train_images->dim() : train.dim(); }
+  [[nodiscard]] std::size_t train_size() const {
+    return stream_info ? stream_info->rows : train_images ? train_images->size() : train.size();
+  }
+  [[nodiscard]] std::size_t train_dim() const {
+    return stream_info ? stream_info->layout.dim : train_images ? train_images->dim() : train.dim();
+  }
   [[nodiscard]] std::span<const float> train_labels() const {
+    if (stream_info) return stream_labels;
     if (train_images) return train_images->labels();
     return {train.labels.data(), train.labels.size()};
   }
@@ -176,7 +190,7 @@ inline std::string bitstream_for(const Settings& s, const std::string& precision
 //! and writes that precision's --save and --export-npy files. Defined in train_on.hpp,
 //! instantiated once per backend in train_backend.cpp.
 template <class Backend>
-RunResult train_on(const Settings& s, const Data& d, const std::string& precision, cli::Progress& progress);
+RunResult train_on(const Settings& s, Data& d, const std::string& precision, cli::Progress& progress);
 
 } // namespace zipml::train
 

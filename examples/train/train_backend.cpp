@@ -7,5 +7,5 @@
 #error "compile with -DZIPML_TRAIN_BACKEND=<backend type> (examples/meson.build)"
 #endif
 
-template zipml::train::RunResult zipml::train::train_on<ZIPML_TRAIN_BACKEND>(const Settings&, const Data&,
+template zipml::train::RunResult zipml::train::train_on<ZIPML_TRAIN_BACKEND>(const Settings&, Data&,
                                                                             const std::string&, cli::Progress&);

@@ -3,6 +3,7 @@
 #ifndef ZIPML_EXAMPLES_TRAIN_TRAIN_ON_HPP
 #define ZIPML_EXAMPLES_TRAIN_TRAIN_ON_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -48,20 +49,48 @@ inline void export_npy(const fs::path& path, const xt::xtensor<float, 2>& weight
       "--export-npy: cannot write " + path.string());
 }
 
+//! --save-stream: `packed` (what Sgd trains on with `opt`) as a packed stream file, with how it
+//! was made: the classes, the scalers, the data's name, E||x||^2 for the step rule.
+template <class Precision>
+void save_stream_file(const fs::path& path, const zipml::stream::PackedStream& packed, const Settings& s, const Data& d,
+                      const zipml::Options& opt, double mean_sq_norm, bool classification) {
+  zipml::stream::PackOptions po;
+  po.range = opt.range;
+  po.double_sampled = opt.double_sampling;
+  po.seed = opt.seed;
+  po.engine_range = opt.arithmetic == zipml::Arithmetic::Engine;
+  auto info = zipml::io::stream_file_info<Precision>(packed, po);
+  info.shuffled = opt.order != zipml::Order::File;
+  if (classification) {
+    const auto labels = d.train_labels();
+    info.classes.assign(labels.begin(), labels.end());
+    std::sort(info.classes.begin(), info.classes.end());
+    info.classes.erase(std::unique(info.classes.begin(), info.classes.end()), info.classes.end());
+  }
+  info.scaler = d.scaler;
+  info.label_scaler = d.label_scaler;
+  info.source = d.description;
+  info.mean_sq_norm = mean_sq_norm;
+  (void)s;
+  zipml::io::save_stream(path, info, packed);
+}
+
 template <class Model, class Precision, class Backend>
-RunResult train_one(const Settings& s, const Data& d, const std::string& label, cli::Progress& progress) {
+RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::Progress& progress) {
   Model model;
   if constexpr (requires { model.cost_pos; }) {
     model.cost_pos = s.cost_pos;
     model.cost_neg = s.cost_neg;
   }
   zipml::Options opt = s.opt;
-  if (s.step == "auto") {
-    namespace tuning = zipml::tuning;
-    opt.step = tuning::norm_depends_on_precision<Precision>
-                   ? d.with_train_rows([&](const auto& rows) { return tuning::auto_step<Model, Precision>(rows, model, opt).step; })
-                   : tuning::step_for(d.mean_sq_norm, model, opt).step;
-  }
+  namespace tuning = zipml::tuning;
+  // E||x||^2 as the step rule computes it for this precision (a packed stream file records it)
+  // (resolve_auto computed the float32 one for --step auto; stochastic rounding adds its variance)
+  double norm = d.mean_sq_norm;
+  const bool need_norm = s.step == "auto" || !s.save_stream.empty();
+  if (!d.stream_info && need_norm && (tuning::norm_depends_on_precision<Precision> || s.step != "auto"))
+    norm = d.with_train_rows([&](const auto& rows) { return tuning::mean_sq_norm<Precision>(rows, opt.range); });
+  if (s.step == "auto") opt.step = tuning::step_for(norm, model, opt).step;
   zipml::Sgd<Model, Precision, Backend> sgd(opt, model, make_backend<Backend>(s, Precision::bits, label));
   const bool cls = sgd.is_classification();
   if (!s.quiet) {
@@ -89,14 +118,28 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
   r.step = opt.step;
   const auto t_fit = std::chrono::steady_clock::now();
   const zipml::data::Dataset* test = d.has_test ? &d.test : nullptr;
-  if (d.train_images) {
-    // Straight from the image bytes: the stream fit(train) would pack, without the matrix.
-    using Trainer = zipml::Sgd<Model, Precision, Backend>;
+  using Trainer = zipml::Sgd<Model, Precision, Backend>;
+  if (d.train_stream) {
+    // A packed stream file: its mapped words are what the backend reads (or the DMA sends).
+    r.history = sgd.fit(std::move(*d.train_stream), test);
+    d.train_stream.reset();
+  } else if (d.train_images || !s.save_stream.empty()) {
+    // Straight from the rows (an IDX file's bytes: without the float matrix): the stream
+    // fit(train) would pack, which --save-stream writes as it is.
     const auto t_pack = std::chrono::steady_clock::now();
-    auto packed = Trainer::pack_for(*d.train_images, opt);
+    auto packed = d.with_train_rows([&](const auto& rows) { return Trainer::pack_for(rows, opt); });
     const double pack_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_pack).count();
-    r.history = sgd.fit(std::move(packed), test);
-    r.history.pack_seconds = pack_seconds;
+    if (!s.save_stream.empty()) {
+      const auto path = cli::for_precision(s.save_stream, label, s.precisions.size());
+      save_stream_file<Precision>(path, packed, s, d, opt, norm, cls);
+      if (!s.quiet) progress.print(fmt::format("packed stream written to {}\n", path.string()));
+    }
+    if (d.train_images) {
+      r.history = sgd.fit(std::move(packed), test);
+      r.history.pack_seconds = pack_seconds;
+    } else {
+      r.history = sgd.fit(d.train, test);
+    }
   } else {
     r.history = sgd.fit(d.train, test);
   }
@@ -120,7 +163,7 @@ RunResult train_one(const Settings& s, const Data& d, const std::string& label, 
 }
 
 template <class Backend>
-RunResult train_on(const Settings& s, const Data& d, const std::string& precision, cli::Progress& progress) {
+RunResult train_on(const Settings& s, Data& d, const std::string& precision, cli::Progress& progress) {
   RunResult result;
   dispatch(kModels, s.model, [&](auto model_t) {
     using Model = typename decltype(model_t)::type;

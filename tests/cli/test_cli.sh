@@ -43,6 +43,38 @@ for p in float32 q8 q2; do
     --test-labels "$tmp/tlab" --epochs 3 --precision $p -q --save "$tmp/matrix.zml" --eval full
   check "idx-bytes-same-model-$p" cmp "$tmp/bytes.zml" "$tmp/matrix.zml"
 done
+# Packed stream files: --save-stream writes the words the engine receives, --train FILE.zps
+# trains from them (mapped: no parse, no pack) to the same model bit for bit
+zps_case() { # NAME BACKEND-AND-OPTIONS... (after --)
+  local name=$1
+  shift
+  expect "zps-save-$name" 0 "packed stream written to" -- "$train" --train "$tmp/img" --train-labels "$tmp/lab" \
+    --test "$tmp/timg" --test-labels "$tmp/tlab" --epochs 3 --save "$tmp/from-data.zml" --save-stream "$tmp/s.zps" "$@"
+  local rest=()
+  for a in "$@"; do # the options the file fixes are left out of the second run
+    case $a in --precision | --rounding | --double-sampling | q* | float32 | stochastic) ;; *) rest+=("$a") ;; esac
+  done
+  expect "zps-train-$name" 0 "^summary:" -- "$train" --train "$tmp/s.zps" --test "$tmp/timg" --test-labels "$tmp/tlab" \
+    --epochs 3 -q --save "$tmp/from-zps.zml" "${rest[@]}"
+  check "zps-same-model-$name" cmp "$tmp/from-data.zml" "$tmp/from-zps.zml"
+}
+for p in float32 q8 q4 q2 q1; do zps_case "$p" --precision "$p"; done
+zps_case q4-stochastic --precision q4 --rounding stochastic --double-sampling
+zps_case q8-engine --precision q8 --arithmetic engine
+zps_case float32-engine --precision float32 --arithmetic engine
+if [ "$verilator" = with-verilator ]; then
+  zps_case q4-verilator --precision q4 --backend verilator
+  zps_case q2-board-sim --precision q2 --backend pynq --board sim
+fi
+expect zps-data-line 0 "^data: $tmp/s.zps (packed stream of $tmp/img)" -- "$train" --train "$tmp/s.zps" --epochs 1
+refuse zps-fixed-precision "^zipml-train: error: --precision: $tmp/s.zps is a packed stream file" -- \
+  "$train" --train "$tmp/s.zps" --precision q8
+head -c 5000 "$tmp/s.zps" >"$tmp/cut.zps"
+refuse zps-truncated "^zipml-train: error: .*cut.zps" -- "$train" --train "$tmp/cut.zps"
+refuse zps-save-again "^zipml-train: error: --save-stream: $tmp/s.zps is a packed stream file already" -- \
+  "$train" --train "$tmp/s.zps" --save-stream "$tmp/t.zps"
+refuse zps-shuffle-each "^zipml-train: error: --save-stream: a packed stream file holds one order" -- \
+  "$train" --train "$tmp/img" --train-labels "$tmp/lab" --order shuffle-each-epoch --save-stream "$tmp/t.zps"
 expect profile 0 "^  *q4: pack [0-9.]*, 2 epochs [0-9.]*, evaluation (pass) [0-9.]*" -- "$train" --train "$data/tiny.libsvm" \
   --epochs 2 --precision q4 --scale columns --profile -q
 check profile-read grep -q "^profile (wall seconds): read [0-9.]*, validate and scale" "$tmp/out"
