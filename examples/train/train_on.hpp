@@ -52,7 +52,7 @@ inline void export_npy(const fs::path& path, const xt::xtensor<float, 2>& weight
 //! --save-stream: `packed` (what Sgd trains on with `opt`) as a packed stream file, with how it
 //! was made: the classes, the scalers, the data's name, E||x||^2 for the step rule.
 template <class Precision>
-void save_stream_file(const fs::path& path, const zipml::stream::PackedStream& packed, const Settings& s, const Data& d,
+void save_stream_file(const fs::path& path, const zipml::stream::PackedStream& packed, const Data& d,
                       const zipml::Options& opt, double mean_sq_norm, bool classification) {
   zipml::stream::PackOptions po;
   po.range = opt.range;
@@ -71,7 +71,6 @@ void save_stream_file(const fs::path& path, const zipml::stream::PackedStream& p
   info.label_scaler = d.label_scaler;
   info.source = d.description;
   info.mean_sq_norm = mean_sq_norm;
-  (void)s;
   zipml::io::save_stream(path, info, packed);
 }
 
@@ -131,7 +130,7 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
     const double pack_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_pack).count();
     if (!s.save_stream.empty()) {
       const auto path = cli::for_precision(s.save_stream, label, s.precisions.size());
-      save_stream_file<Precision>(path, packed, s, d, opt, norm, cls);
+      save_stream_file<Precision>(path, packed, d, opt, norm, cls);
       if (!s.quiet) progress.print(fmt::format("packed stream written to {}\n", path.string()));
     }
     if (d.train_images) {
