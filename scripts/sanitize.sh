@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the `sanitize` test suite: the C++ tests whose native code the sanitizers check, and the
 # programs' CLI tests, compiled once more with AddressSanitizer + UndefinedBehaviorSanitizer
-# (-O1, assertions on) IN THE SAME BUILD as the ordinary tests, so that the Verilated engines
+# (-Og, assertions on) IN THE SAME BUILD as the ordinary tests, so that the Verilated engines
 # and Verilator's runtime (uninstrumented either way) are compiled once for both. Any sanitizer
 # report aborts the test that made it, so the run fails. What is in the suite and why:
 # docs/RELIABILITY.md.
