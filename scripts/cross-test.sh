@@ -6,7 +6,8 @@
 # Builds only what the board needs (zipml-train, the tests of the board driver and of the
 # stream format), with the RTL off, then runs those tests through the cross file's
 # exe_wrapper (qemu-arm-static / qemu-aarch64-static) and zipml-train itself: a short CPU run,
-# and `--backend pynq`, which must say in one line that there is no board here. A few minutes
+# a packed stream file written by the native build/ (same engine model, bit for bit), and
+# `--backend pynq`, which must say in one line that there is no board here. A few minutes
 # on two cores. Installs what it needs first (`scripts/install-deps.sh cross`: the cross
 # compilers and qemu, amd64 packages only; no ARM library package, so an armhf or arm64 index
 # out of sync cannot stop it). Built without zlib (-Dzlib=disabled): the board reads plain
@@ -50,6 +51,24 @@ if [ "$rc" -ne 1 ] || ! echo "$out" | grep -q "gzip-compressed, and this zipml w
   echo "$out" >&2
   exit 1
 fi
+# A packed stream file written on this machine trains on the board program to the same model,
+# bit for bit (the engine arithmetic is integer, so the same on every architecture): the file
+# is what the board's DMA sends, and the board reads it without zlib or the data readers.
+host_train=$root/build/examples/zipml-train
+if [ -x "$host_train" ]; then
+  zps_dir=$(mktemp -d)
+  trap 'rm -f "$gz"; rm -rf "$zps_dir"' EXIT
+  out=$("$host_train" --train tests/data/tiny.libsvm --scale columns --precision q4 --arithmetic engine --epochs 3 -q \
+    --save "$zps_dir/host.zml" --save-stream "$zps_dir/tiny.zps" 2>&1) ||
+    { echo "cross-test.sh: the native zipml-train --save-stream failed:"; echo "$out"; exit 1; } >&2
+  out=$($wrapper "$train" --train "$zps_dir/tiny.zps" --arithmetic engine --epochs 3 -q --save "$zps_dir/board.zml" 2>&1) ||
+    { echo "cross-test.sh: zipml-train --train FILE.zps failed under qemu:"; echo "$out"; exit 1; } >&2
+  cmp -s "$zps_dir/host.zml" "$zps_dir/board.zml" ||
+    { echo "cross-test.sh: the board program's model from the host's packed stream differs from the host's" >&2; exit 1; }
+  zps_note="; a packed stream file from $(uname -m) trains to the same engine model, bit for bit"
+else
+  zps_note="; (no native build/: the packed-stream check was skipped)"
+fi
 set +e
 out=$($wrapper "$train" --backend pynq --train tests/data/tiny.libsvm 2>&1)
 rc=$?
@@ -59,4 +78,4 @@ if [ "$rc" -ne 1 ] || [ "$(echo "$out" | wc -l)" -ne 1 ] || ! echo "$out" | grep
   echo "$out" >&2
   exit 1
 fi
-echo "cross-test.sh: $(basename "$cross"): ${#tests[@]} test programs passed under $(echo "$wrapper" | cut -d' ' -f1); zipml-train runs; '--backend pynq' without a board: $out"
+echo "cross-test.sh: $(basename "$cross"): ${#tests[@]} test programs passed under $(echo "$wrapper" | cut -d' ' -f1); zipml-train runs$zps_note; '--backend pynq' without a board: $out"
