@@ -652,7 +652,11 @@ inline void save_stream(const std::filesystem::path& path, const StreamFileInfo&
   void* base = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   if (base == MAP_FAILED) {
     const int err = errno;
-    throw Error(cannot + ": mmap of " + std::to_string(size) + " bytes failed: " + std::strerror(err));
+    // The whole file is mapped: it needs that much address space, not that much memory.
+    const std::string hint = err == ENOMEM ? " (the file is mapped whole: the process's address-space limit, "
+                                             "ulimit -v, must exceed its size; physical memory need not)"
+                                           : "";
+    throw Error(cannot + ": mmap of " + std::to_string(size) + " bytes failed: " + std::strerror(err) + hint);
   }
   std::shared_ptr<const stream::MappedRegion> region = std::make_shared<stream::MappedRegion>(base, static_cast<std::size_t>(size));
   // Hints only: the words are read front to back (each epoch), and all of them.
