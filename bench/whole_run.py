@@ -8,12 +8,17 @@ packing, the epochs, the evaluation). scikit-learn's SGDClassifier(loss="squared
 max_iter=10, tol=None) gets the same rows scaled the same way (each row min-max to [0, 1]) and
 is timed for fit() alone: its reading and scaling are not counted, which favours it.
 
+With --from-stream, each precision's packed stream file is written first (untimed:
+`zipml-train --precision P --save-stream P.zps`), and the timed runs train from it
+(`zipml-train --train P.zps --test ... --test-labels ...`): no inflate, parse, scale or pack
+of the training set; the test set is still read from its gzip files, and counted.
+
 Runs alternate (zipml, scikit-learn, zipml, ...) so that a noisy neighbour hurts both; the
 figures are medians. Prints one line per configuration, the ratios, and the phases of zipml's
 median run (its --profile lines).
 
 Usage: whole_run.py ZIPML_TRAIN [--precisions q4,float32] [--repeat 3] [--data-dir DIR]
-                    [--extra "zipml-train options"] [--label NAME]
+                    [--extra "zipml-train options"] [--label NAME] [--from-stream]
 """
 import argparse
 import gzip
@@ -56,8 +61,13 @@ def sklearn_fit(xtr, ytr, xte, yte):
     return seconds, float(clf.score(xte, yte))
 
 
-def zipml_run(train, precision, extra, summary):
-    cmd = [train, "--precision", precision, "--threads", "1", "-q", "--profile", "--summary", summary] + extra
+def zipml_run(train, precision, extra, summary, stream=None, data_dir=None):
+    if stream is None:
+        source = ["--precision", precision]
+    else:  # the precision (and everything else that made the words) is in the file's header
+        source = ["--train", stream, "--test", f"{data_dir}/t10k-images-idx3-ubyte.gz",
+                  "--test-labels", f"{data_dir}/t10k-labels-idx1-ubyte.gz"]
+    cmd = [train] + source + ["--threads", "1", "-q", "--profile", "--summary", summary] + extra
     t0 = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     seconds = time.perf_counter() - t0
@@ -74,8 +84,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--extra", default="", help="more zipml-train options, space-separated")
-    ap.add_argument("--label", default="gzip IDX files", help="what the zipml runs read (for the table)")
+    ap.add_argument("--label", default=None, help="what the zipml runs read (for the table)")
+    ap.add_argument("--from-stream", action="store_true",
+                    help="train from packed stream files written (untimed) before the runs")
     args = ap.parse_args()
+    if args.label is None:
+        args.label = "packed stream file" if args.from_stream else "gzip IDX files"
     d = args.data_dir
     xtr = rows_to_unit(read_idx(f"{d}/train-images-idx3-ubyte.gz", True))
     ytr = read_idx(f"{d}/train-labels-idx1-ubyte.gz", False)
@@ -87,9 +101,15 @@ def main():
     sk = []
     with tempfile.TemporaryDirectory() as tmp:
         summary = os.path.join(tmp, "s.json")
+        streams = {p: None for p in precisions}
+        if args.from_stream:
+            for p in precisions:
+                streams[p] = os.path.join(tmp, f"{p}.zps")
+                subprocess.run([args.zipml_train, "--precision", p, "--epochs", "1", "-q", "--save-stream", streams[p]],
+                               check=True, capture_output=True)
         for _ in range(args.repeat):
             for p in precisions:
-                zipml[p].append(zipml_run(args.zipml_train, p, extra, summary))
+                zipml[p].append(zipml_run(args.zipml_train, p, extra, summary, streams[p], d))
             sk.append(sklearn_fit(xtr, ytr, xte, yte))
     sk_median = statistics.median(s for s, _ in sk)
     print(f"scikit-learn SGDClassifier fit: median {sk_median:.2f} s of {args.repeat}, "
