@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "zipml/arithmetic/engine.hpp"
@@ -165,30 +166,47 @@ TEST_CASE("model: cost x slope is the derivative of the loss") {
   CHECK(svm_points > 19000);
 }
 
-TEST_CASE("model: the L2-SVM's batched slopes are its scalar slopes, bit for bit") {
-  // The CPU backend's fused pass takes a sample's lanes through slopes(); the steps must be
-  // those of slope(), margins (b dot == 1), signed zeros and NaN included.
-  using fb = xsimd::batch<float>;
-  constexpr std::size_t w = fb::size;
-  const std::uint64_t seed = 0x5101E5;
+//! Checks that `batched` (a SIMD batch of T at a time) gives `scalar`'s bits for every value of
+//! a list of edge cases (margins b dot == 1, signed zeros, NaN, infinities, a denormal) and
+//! random dots in [-3, 3], for both labels.
+template <class T, class Batched, class Scalar>
+void check_batched_is_scalar(std::uint64_t seed, Batched batched, Scalar scalar) {
+  using B = xsimd::batch<T>;
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr std::size_t w = B::size;
   CAPTURE(seed);
   SplitMix64 rng(seed);
-  const L2Svm svm{1.0f, 1.5f};
-  std::vector<float> dots = {1.0f, -1.0f, 0.0f, -0.0f, std::nextafter(1.0f, 0.0f), std::nextafter(1.0f, 2.0f),
-                             std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                             -std::numeric_limits<float>::infinity(), 1e-40f};
+  std::vector<T> dots = {T(1), T(-1), T(0), -T(0), std::nextafter(1.0f, 0.0f), std::nextafter(1.0f, 2.0f),
+                         std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                         -std::numeric_limits<T>::infinity(), T(1e-40f)};
   while (dots.size() % w != 0 || dots.size() < 4096) dots.push_back(static_cast<float>(6.0 * rng.uniform() - 3.0));
-  for (float b : {1.0f, -1.0f})
+  for (T b : {T(1), T(-1)})
     for (std::size_t i = 0; i < dots.size(); i += w) {
-      alignas(64) float got[w];
-      svm.slopes(fb::load_unaligned(dots.data() + i), fb(b)).store_aligned(got);
+      alignas(64) T got[w];
+      batched(B::load_unaligned(dots.data() + i), B(b)).store_aligned(got);
       for (std::size_t k = 0; k < w; ++k) {
-        const float want = svm.slope(dots[i + k], b);
+        const T want = scalar(dots[i + k], b);
         CAPTURE(dots[i + k]);
         CAPTURE(b);
-        CHECK(std::bit_cast<std::uint32_t>(got[k]) == std::bit_cast<std::uint32_t>(want));
+        CHECK(std::bit_cast<Bits>(got[k]) == std::bit_cast<Bits>(want));
       }
     }
+}
+
+TEST_CASE("model: the L2-SVM's batched slopes are its scalar slopes, bit for bit") {
+  // The CPU backend's fused pass takes a sample's lanes through slopes(); the steps must be
+  // those of slope().
+  const L2Svm svm{1.0f, 1.5f};
+  check_batched_is_scalar<float>(
+      0x5101E5, [&](auto dot, auto b) { return svm.slopes(dot, b); }, [&](float dot, float b) { return svm.slope(dot, b); });
+}
+
+TEST_CASE("model: the L2-SVM's batched losses are its scalar losses, bit for bit") {
+  // The fused pass sums the pass loss of a sample's lanes through losses(): the sums, and so
+  // the stop rule's decisions, must be those of adding loss() lane by lane.
+  const L2Svm svm{1.0f, 1.5f};
+  check_batched_is_scalar<double>(
+      0x1055E5, [&](auto dot, auto b) { return svm.losses(dot, b); }, [&](double dot, double b) { return svm.loss(dot, b); });
 }
 
 TEST_CASE("model: engine slopes agree with the float slopes") {

@@ -37,6 +37,14 @@ struct L2Svm {
     const double m = 1.0 - label * dot;
     return m > 0.0 ? 0.5 * cost(static_cast<float>(label)) * m * m : 0.0;
   }
+  //! loss() of a SIMD batch of doubles, by the same operations in the same order (so the same
+  //! bits): the CPU backend's fused pass sums the pass loss of every lane at once.
+  template <class D>
+  [[nodiscard]] D losses(D dot, D label) const noexcept {
+    const D m = D(1.0) - label * dot;
+    const D c = xsimd::select(label > D(0.0), D(static_cast<double>(cost_pos)), D(static_cast<double>(cost_neg)));
+    return xsimd::select(m > D(0.0), D(0.5) * c * m * m, D(0.0));
+  }
   [[nodiscard]] float cost(float label) const noexcept { return label > 0.0f ? cost_pos : cost_neg; }
   //! Labels are +-1 in Q9.23, so the margin test b dot < 1 is a compare against +-1.
   [[nodiscard]] static constexpr std::int64_t engine_slope(std::int32_t dot, std::int32_t label) noexcept {

@@ -204,6 +204,23 @@ class Cpu {
       { m.slopes(v, v) } -> std::same_as<fb>;
     };
     const bool vector_slopes = batched && !positives.empty() && lanes <= fb::size;
+    // The pass loss of the batched lanes: each lane's double sum, kept in registers (one
+    // batch of doubles per db::size lanes) by the operations of M::loss, so the same sums as
+    // adding M::loss lane by lane, in the same order.
+    using db = xsimd::batch<double>;
+    constexpr bool batched_loss = batched && requires(const M m, db v) {
+      { m.losses(v, v) } -> std::same_as<db>;
+    };
+    constexpr std::size_t loss_batches = fb::size / db::size;
+    std::array<db, loss_batches> loss_acc{};
+    const std::size_t loss_used = (lanes + db::size - 1) / db::size;
+    if constexpr (batched_loss) {
+      if (vector_slopes && loss_sums != nullptr) {
+        alignas(64) std::array<double, fb::size> start{};
+        std::copy(loss_sums, loss_sums + lanes, start.begin());
+        for (std::size_t j = 0; j < loss_batches; ++j) loss_acc[j] = db::load_aligned(start.data() + j * db::size);
+      }
+    }
     alignas(64) std::array<std::uint32_t, fb::size> positive_of{};
     alignas(64) std::array<float, fb::size> g_v{};
     for (std::size_t l = 0; l < lanes && vector_slopes; ++l) positive_of[l] = positives[first + l];
@@ -254,7 +271,14 @@ class Cpu {
             alignas(64) std::array<float, fb::size> z_v{}, b_v{};
             z.store_aligned(z_v.data());
             b.store_aligned(b_v.data());
-            for (std::size_t l = 0; l < lanes; ++l) loss_sums[l] += model.loss(z_v[l], b_v[l]);
+            if constexpr (batched_loss) {
+              alignas(64) std::array<double, fb::size> zd{}, bd{};
+              for (std::size_t k = 0; k < fb::size; ++k) zd[k] = z_v[k], bd[k] = b_v[k];
+              for (std::size_t j = 0; j < loss_used; ++j)
+                loss_acc[j] += model.losses(db::load_aligned(zd.data() + j * db::size), db::load_aligned(bd.data() + j * db::size));
+            } else {
+              for (std::size_t l = 0; l < lanes; ++l) loss_sums[l] += model.loss(z_v[l], b_v[l]);
+            }
           }
           swept_first = keep != 1.0f ? all_lanes : changed(g);
           n = ln.arrange_masks(swept_first, 0, g_v.data())[0];
@@ -284,6 +308,13 @@ class Cpu {
         sweep.template operator()<cpu::Update::Step, false>(0, n, cur);
       }
       cur = 1 - cur;
+    }
+    if constexpr (batched_loss) {
+      if (vector_slopes && loss_sums != nullptr) {
+        alignas(64) std::array<double, fb::size> sums_out{};
+        for (std::size_t j = 0; j < loss_batches; ++j) loss_acc[j].store_aligned(sums_out.data() + j * db::size);
+        std::copy(sums_out.begin(), sums_out.begin() + static_cast<std::ptrdiff_t>(lanes), loss_sums);
+      }
     }
     order.to_natural(model_words.data(), lanes, state.real.data() + first * d);
     count(counters, s.rows * lanes, updates);
