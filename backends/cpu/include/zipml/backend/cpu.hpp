@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "zipml/backend.hpp"
 #include "zipml/arithmetic/float.hpp"
 #include "zipml/backend/cpu/kernels.hpp"
+#include "zipml/backend/cpu/lane_losses.hpp"
 #include "zipml/concepts.hpp"
 #include "zipml/error.hpp"
 #include "zipml/random.hpp"
@@ -204,22 +206,13 @@ class Cpu {
       { m.slopes(v, v) } -> std::same_as<fb>;
     };
     const bool vector_slopes = batched && !positives.empty() && lanes <= fb::size;
-    // The pass loss of the batched lanes: each lane's double sum, kept in registers (one
-    // batch of doubles per db::size lanes) by the operations of M::loss, so the same sums as
-    // adding M::loss lane by lane, in the same order.
-    using db = xsimd::batch<double>;
-    constexpr bool batched_loss = batched && requires(const M m, db v) {
-      { m.losses(v, v) } -> std::same_as<db>;
-    };
-    constexpr std::size_t loss_batches = fb::size / db::size;
-    std::array<db, loss_batches> loss_acc{};
-    const std::size_t loss_used = (lanes + db::size - 1) / db::size;
+    // The pass loss of the batched lanes, summed in registers of doubles where the target has
+    // them (cpu::LaneLossSums: the same sums as adding M::loss lane by lane).
+    constexpr bool batched_loss = batched && cpu::BatchedLoss<M>;
+    struct NoLossSums {};
+    std::optional<std::conditional_t<batched_loss, cpu::LaneLossSums<M, fb::size>, NoLossSums>> lane_losses;
     if constexpr (batched_loss) {
-      if (vector_slopes && loss_sums != nullptr) {
-        alignas(64) std::array<double, fb::size> start{};
-        std::copy(loss_sums, loss_sums + lanes, start.begin());
-        for (std::size_t j = 0; j < loss_batches; ++j) loss_acc[j] = db::load_aligned(start.data() + j * db::size);
-      }
+      if (vector_slopes && loss_sums != nullptr) lane_losses.emplace(loss_sums, lanes);
     }
     alignas(64) std::array<std::uint32_t, fb::size> positive_of{};
     alignas(64) std::array<float, fb::size> g_v{};
@@ -272,10 +265,7 @@ class Cpu {
             z.store_aligned(z_v.data());
             b.store_aligned(b_v.data());
             if constexpr (batched_loss) {
-              alignas(64) std::array<double, fb::size> zd{}, bd{};
-              for (std::size_t k = 0; k < fb::size; ++k) zd[k] = z_v[k], bd[k] = b_v[k];
-              for (std::size_t j = 0; j < loss_used; ++j)
-                loss_acc[j] += model.losses(db::load_aligned(zd.data() + j * db::size), db::load_aligned(bd.data() + j * db::size));
+              lane_losses->add(model, z_v.data(), b_v.data());
             } else {
               for (std::size_t l = 0; l < lanes; ++l) loss_sums[l] += model.loss(z_v[l], b_v[l]);
             }
@@ -310,11 +300,7 @@ class Cpu {
       cur = 1 - cur;
     }
     if constexpr (batched_loss) {
-      if (vector_slopes && loss_sums != nullptr) {
-        alignas(64) std::array<double, fb::size> sums_out{};
-        for (std::size_t j = 0; j < loss_batches; ++j) loss_acc[j].store_aligned(sums_out.data() + j * db::size);
-        std::copy(sums_out.begin(), sums_out.begin() + static_cast<std::ptrdiff_t>(lanes), loss_sums);
-      }
+      if (lane_losses) lane_losses->store(loss_sums, lanes);
     }
     order.to_natural(model_words.data(), lanes, state.real.data() + first * d);
     count(counters, s.rows * lanes, updates);
