@@ -119,7 +119,17 @@ Data load(Settings& s) {
   using clock = std::chrono::steady_clock;
   Data d;
   const auto t_read = clock::now();
-  // IDX training images stay bytes (IdxImages): scaled and packed from them in one pass.
+  // IDX images stay bytes (IdxImages): the training images scaled and packed from them in one
+  // pass, the test images evaluated from them.
+  auto read_test = [&](const std::string& format) {
+    if (cli::is_idx_input(s.test_file, format)) {
+      if (s.test_labels.empty()) throw zipml::Error("IDX images " + s.test_file + " need --test-labels FILE (the IDX labels)");
+      d.test_images = data::IdxImages::read(s.test_file, s.test_labels, s.test_limit, &d.read_times);
+    } else {
+      d.test = cli::read_data(s.test_file, s.test_labels, format, s.test_limit, d.train_dim() - 1, "--test-labels");
+    }
+    d.has_test = true;
+  };
   if (s.stream_file) {
     // A packed stream file: mapped, checked (header, size, CRC, rows), trained from as it is.
     auto loaded = zipml::io::load_stream(s.train_file);
@@ -128,15 +138,11 @@ Data load(Settings& s) {
     d.train_stream = std::move(loaded.stream);
     d.stream_info = std::move(loaded.info);
     d.description = s.train_file + " (packed stream of " + (d.stream_info->source.empty() ? "?" : d.stream_info->source) + ")";
-    if (!s.test_file.empty()) {
-      d.test = cli::read_data(s.test_file, s.test_labels, s.format == "zps" ? "auto" : s.format, s.test_limit,
-                              d.train_dim() - 1, "--test-labels");
-      d.has_test = true;
-    }
+    if (!s.test_file.empty()) read_test(s.format == "zps" ? "auto" : s.format);
   } else if (s.train_file.empty()) {
     const auto f = data::fashion_mnist_files(s.data_dir);
     d.train_images = data::IdxImages::read(f[0], f[1], s.train_limit, &d.read_times);
-    d.test = data::read_idx(f[2], f[3], s.test_limit, &d.read_times);
+    d.test_images = data::IdxImages::read(f[2], f[3], s.test_limit, &d.read_times);
     d.has_test = true;
     d.description = "Fashion-MNIST (" + s.data_dir + ")";
   } else {
@@ -146,10 +152,7 @@ Data load(Settings& s) {
     } else {
       d.train = cli::read_data(s.train_file, s.train_labels, s.format, s.train_limit, 0, "--train-labels");
     }
-    if (!s.test_file.empty()) {
-      d.test = cli::read_data(s.test_file, s.test_labels, s.format, s.test_limit, d.train_dim() - 1, "--test-labels");
-      d.has_test = true;
-    }
+    if (!s.test_file.empty()) read_test(s.format);
     d.description = s.train_file;
   }
   d.read_seconds = seconds_since(t_read);
@@ -163,12 +166,7 @@ Data load(Settings& s) {
     d.scaling = info.scaler ? fmt::format("as packed ({}, range {})", info.scaler->axis() == data::Axis::Rows ? "rows" : "columns",
                                           info.scaler->range() == data::Range::ZeroOne ? "0..1" : "-1..1")
                             : std::string("as packed (none)");
-    if (d.has_test) {
-      if (d.scaler) d.scaler->apply(d.test);
-      else data::validate(d.test);
-      if (d.label_scaler)
-        for (auto& y : d.test.labels) y = d.label_scaler->to_scaled(y);
-    }
+    d.prepare_test();
     d.scale_seconds = seconds_since(t_scale);
     return d;
   }
@@ -192,28 +190,21 @@ Data load(Settings& s) {
   if (axis && d.train_images) {
     // Each image by its own min/max as IdxImages reads it; the bytes need no validation.
     d.train_images->scale_rows(s.opt.range);
-    const auto scaler = data::MinMaxScaler::from_state(s.opt.range, data::Axis::Rows, {}, {});
-    if (d.has_test) scaler.apply(d.test);
-    d.scaler = scaler;
+    d.scaler = data::MinMaxScaler::from_state(s.opt.range, data::Axis::Rows, {}, {});
   } else if (axis) {
     data::MinMaxScaler scaler; // validates what it scales
     scaler.fit(d.train, s.opt.range, *axis);
     scaler.apply(d.train);
-    if (d.has_test) scaler.apply(d.test);
     d.scaler = scaler;
-  } else if (d.train_images) {
-    if (d.has_test) data::validate(d.test);
-  } else {
+  } else if (!d.train_images) {
     data::validate(d.train);
-    if (d.has_test) data::validate(d.test);
   }
   if (s.scale_labels != "none") {
     // Regression targets min-max scaled with the training set's range (RMSE is then in scaled units).
     const auto r = s.scale_labels == "0..1" ? data::Range::ZeroOne : data::Range::MinusOneOne;
     d.label_scaler = data::scale_labels(d.train, r);
-    if (d.has_test)
-      for (auto& y : d.test.labels) y = d.label_scaler->to_scaled(y);
   }
+  d.prepare_test();
   d.scale_seconds = seconds_since(t_scale);
   return d;
 }
@@ -373,7 +364,7 @@ int run(Settings& s) {
     d.materialize_train();
   if (!s.quiet) {
     fmt::print("data: {}: {} training samples{}, d = {} (with bias)\n", d.description, d.train_size(),
-               d.has_test ? fmt::format(", {} test samples", d.test.size()) : std::string(), d.train_dim());
+               d.has_test ? fmt::format(", {} test samples", d.test_size()) : std::string(), d.train_dim());
     fmt::print("scaling {}; order {}; {}; step {}\n", d.scaling, d.ordering, epochs_phrase(s),
                s.step == "auto" ? "auto (per precision, from the rows' norms)" : cli::show_step(s.opt.step));
   }
@@ -437,7 +428,7 @@ int run(Settings& s) {
   if (!s.summary.empty()) {
     nlohmann::json doc = {{"data", d.description},
                           {"train_samples", d.train_size()},
-                          {"test_samples", d.has_test ? d.test.size() : 0},
+                          {"test_samples", d.has_test ? d.test_size() : 0},
                           {"dimension", d.train_dim()},
                           {"scaling", d.scaling},
                           {"order", d.ordering},

@@ -143,6 +143,9 @@ struct Data {
   std::optional<zipml::io::StreamFileInfo> stream_info;
   std::vector<float> stream_labels;
   zipml::data::Dataset train, test;
+  //! IDX test images kept as their bytes and evaluated from them (scaled by row as each is
+  //! read), unless their scaling needs the float matrix (`test`): see prepare_test.
+  std::optional<zipml::data::IdxImages> test_images;
   bool has_test = false;
   std::string description;
   std::string scaling;  //!< how the features were scaled, and why (the defaults line)
@@ -171,6 +174,31 @@ struct Data {
   decltype(auto) with_train_rows(F&& f) const {
     if (train_images) return f(*train_images);
     return f(zipml::data::DatasetRows(train));
+  }
+  [[nodiscard]] std::size_t test_size() const { return test_images ? test_images->size() : test.size(); }
+  //! f(rows) with the test rows as a data::RowSource (has_test only).
+  template <class F>
+  decltype(auto) with_test_rows(F&& f) const {
+    if (test_images) return f(*test_images);
+    return f(zipml::data::DatasetRows(test));
+  }
+  //! Scales (or validates) the test set as `scaler` and `label_scaler` say the training rows
+  //! were: IDX images by row as they are read (the bytes need no validation), any other
+  //! scaling in the float matrix.
+  void prepare_test() {
+    if (!has_test) return;
+    if (test_images && !label_scaler && (!scaler || scaler->axis() == zipml::data::Axis::Rows)) {
+      if (scaler) test_images->scale_rows(scaler->range());
+      return;
+    }
+    if (test_images) {
+      test = test_images->to_dataset();
+      test_images.reset();
+    }
+    if (scaler) scaler->apply(test);
+    else zipml::data::validate(test);
+    if (label_scaler)
+      for (auto& y : test.labels) y = label_scaler->to_scaled(y);
   }
   //! The float matrix of the training rows (scaled as train_images says), for what needs it.
   void materialize_train() {

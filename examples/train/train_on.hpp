@@ -116,11 +116,15 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
   r.precision = label;
   r.step = opt.step;
   const auto t_fit = std::chrono::steady_clock::now();
-  const zipml::data::Dataset* test = d.has_test ? &d.test : nullptr;
+  // fit(train, test) with the test rows in whichever form they are (or none)
+  auto fit = [&](auto&& train) {
+    if (!d.has_test) return sgd.fit(std::forward<decltype(train)>(train));
+    return d.with_test_rows([&](const auto& test) { return sgd.fit(std::forward<decltype(train)>(train), test); });
+  };
   using Trainer = zipml::Sgd<Model, Precision, Backend>;
   if (d.train_stream) {
     // A packed stream file: its mapped words are what the backend reads (or the DMA sends).
-    r.history = sgd.fit(std::move(*d.train_stream), test);
+    r.history = fit(std::move(*d.train_stream));
     d.train_stream.reset();
   } else if (d.train_images || !s.save_stream.empty()) {
     // Straight from the rows (an IDX file's bytes: without the float matrix): the stream
@@ -134,13 +138,13 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
       if (!s.quiet) progress.print(fmt::format("packed stream written to {}\n", path.string()));
     }
     if (d.train_images) {
-      r.history = sgd.fit(std::move(packed), test);
+      r.history = fit(std::move(packed));
       r.history.pack_seconds = pack_seconds;
     } else {
-      r.history = sgd.fit(d.train, test);
+      r.history = fit(d.train);
     }
   } else {
-    r.history = sgd.fit(d.train, test);
+    r.history = fit(d.train);
   }
   r.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_fit).count();
   progress.end_precision();

@@ -16,6 +16,7 @@
 
 #include "zipml/arithmetic/float.hpp"
 #include "zipml/data/dataset.hpp"
+#include "zipml/data/rows.hpp"
 #include "zipml/error.hpp"
 
 namespace zipml {
@@ -50,22 +51,30 @@ class LinearModel {
 
   //! Decision values: N x K, one column per lane.
   [[nodiscard]] xt::xtensor<float, 2> decision(const data::Dataset& ds, unsigned threads = 0) const {
-    check(ds);
-    const std::size_t n = ds.size(), d = ds.dim(), k = lanes();
+    return decision(data::DatasetRows(ds), threads);
+  }
+  //! The same of any RowSource (IdxImages: from the file's bytes, scaled as each row is read,
+  //! without the float matrix); a Dataset's rows are read in place, so the same bits either way.
+  template <data::RowSource Rows>
+  [[nodiscard]] xt::xtensor<float, 2> decision(const Rows& rows, unsigned threads = 0) const {
+    check(rows.dim(), rows.name());
+    const std::size_t n = rows.size(), d = rows.dim(), k = lanes();
     xt::xtensor<float, 2> out = xt::zeros<float>({n, k});
-    const float* f = ds.features.data();
     const float* w = weights_.data();
-    auto rows = [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i)
-        for (std::size_t l = 0; l < k; ++l) out(i, l) = arith::dot(f + i * d, w + l * d, d);
+    auto part = [&](std::size_t b, std::size_t e) {
+      std::vector<float> buf(d);
+      for (std::size_t i = b; i < e; ++i) {
+        const float* x = rows.row(i, buf.data());
+        for (std::size_t l = 0; l < k; ++l) out(i, l) = arith::dot(x, w + l * d, d);
+      }
     };
     unsigned t = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
     t = static_cast<unsigned>(std::min<std::size_t>(t, std::max<std::size_t>(1, n / 2048)));
     if (t <= 1) {
-      rows(0, n);
+      part(0, n);
     } else {
       std::vector<std::jthread> pool;
-      for (unsigned i = 0; i < t; ++i) pool.emplace_back(rows, n * i / t, n * (i + 1) / t);
+      for (unsigned i = 0; i < t; ++i) pool.emplace_back(part, n * i / t, n * (i + 1) / t);
     }
     return out;
   }
@@ -117,11 +126,11 @@ class LinearModel {
   }
 
  private:
-  void check(const data::Dataset& ds) const {
+  void check(std::size_t dim_with_bias, const std::string& name) const {
     if (empty()) throw Error("model: no weights (train it with fit(), or load a saved model)");
-    if (ds.dim() != dim())
-      throw Error((ds.source.empty() ? std::string("data set") : ds.source) + ": " + std::to_string(ds.dim()) +
-                  " features (with bias), the model has " + std::to_string(dim()));
+    if (dim_with_bias != dim())
+      throw Error(name + ": " + std::to_string(dim_with_bias) + " features (with bias), the model has " +
+                  std::to_string(dim()));
   }
 
   xt::xtensor<float, 2> weights_;

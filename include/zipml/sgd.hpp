@@ -23,6 +23,7 @@
 #include "zipml/arithmetic/float.hpp"
 #include "zipml/concepts.hpp"
 #include "zipml/data/dataset.hpp"
+#include "zipml/data/rows.hpp"
 #include "zipml/data/scaling.hpp"
 #include "zipml/error.hpp"
 #include "zipml/linear_model.hpp"
@@ -80,23 +81,22 @@ class Sgd {
   //! Called after every epoch (progress output).
   void on_epoch(EpochCallback cb) { on_epoch_ = std::move(cb); }
 
-  History fit(const data::Dataset& train, const data::Dataset& test) { return fit(train, &test); }
-
   //! Trains from the zero model for Options::epochs passes (fewer when Options::tol stops it
   //! at a plateau of the training loss); each epoch's figures are Options::evaluation's.
   History fit(const data::Dataset& train, const data::Dataset* test = nullptr) {
-    check(options_);
-    if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
-    check_common(train.dim(), detail::name_of(train), test);
-    const std::span<const float> labels(train.labels.data(), train.labels.size());
-    setup_lanes(labels, detail::name_of(train));
-    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, detail::name_of(train));
-    const auto t_pack = std::chrono::steady_clock::now();
-    packed_ = pack_for(train, options_);
-    return train_packed(&train, test, seconds_since(t_pack));
+    if (test != nullptr) {
+      const data::DatasetRows rows(*test);
+      return fit_dataset(train, &rows);
+    }
+    return fit_dataset(train, static_cast<const data::DatasetRows*>(nullptr));
   }
-
-  History fit(stream::PackedStream packed, const data::Dataset& test) { return fit(std::move(packed), &test); }
+  History fit(const data::Dataset& train, const data::Dataset& test) { return fit(train, &test); }
+  //! The same with the test set as any RowSource (IdxImages: evaluated straight from the
+  //! file's bytes, scaled as each row is read, without its float matrix).
+  template <data::RowSource Test>
+  History fit(const data::Dataset& train, const Test& test) {
+    return fit_dataset(train, &test);
+  }
 
   //! Trains on a stream packed before (pack_for, stream::pack, a packed stream file): no
   //! scaling and no packing here, and the same model bit for bit as fit() of the data set it
@@ -105,34 +105,16 @@ class Sgd {
   //! it was packed with), so neither ShuffleEachEpoch nor requantize can apply. The labels are read from the rows' label words; the training figures of
   //! Evaluation::Full (and of the last epoch without a test set) are taken on its samples.
   History fit(stream::PackedStream packed, const data::Dataset* test = nullptr) {
-    check(options_);
-    const std::string name = "packed stream";
-    const auto& l = packed.layout;
-    if (packed.rows == 0) throw Error(name + ": no samples");
-    if (packed.words.size() != packed.rows * l.row_words())
-      throw Error(name + ": " + std::to_string(packed.words.size()) + " words, but " + std::to_string(packed.rows) +
-                  " rows of " + std::to_string(l.row_words()) + " words need " +
-                  std::to_string(packed.rows * l.row_words()));
-    if (l.bits != Precision::bits)
-      throw Error(name + ": its samples are " + precision_name(l.bits) + ", the trainer's precision is " +
-                  precision_name(Precision::bits));
-    if (l.minus_one_one != (options_.range == data::Range::MinusOneOne))
-      throw Error(name + ": its features are in " + (l.minus_one_one ? "[-1, 1]" : "[0, 1]") +
-                  ", the options say " + (options_.range == data::Range::MinusOneOne ? "[-1, 1]" : "[0, 1]"));
-    if (Precision::bits != 32 && l.double_sampled != options_.double_sampling)
-      throw Error(name + ": it is " + (l.double_sampled ? "" : "not ") + "double-sampled, the options say " +
-                  (options_.double_sampling ? "double sampling" : "no double sampling"));
-    if (options_.order == Order::ShuffleEachEpoch || options_.requantize)
-      throw Error(name + ": its order and quantization were fixed when it was packed: it cannot be shuffled or "
-                         "re-quantized every epoch (train from the data set for that)");
-    check_common(l.dim, name, test);
-    std::vector<float> labels(packed.rows);
-    for (std::size_t i = 0; i < packed.rows; ++i) labels[i] = packed.label(i);
-    setup_lanes(labels, name);
-    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, name);
-    if (options_.arithmetic == Arithmetic::Engine && l.is_float()) check_engine_features(packed, name);
-    packed_ = std::move(packed);
-    return train_packed(nullptr, test, 0.0);
+    if (test != nullptr) {
+      const data::DatasetRows rows(*test);
+      return fit_stream(std::move(packed), &rows);
+    }
+    return fit_stream(std::move(packed), static_cast<const data::DatasetRows*>(nullptr));
+  }
+  History fit(stream::PackedStream packed, const data::Dataset& test) { return fit(std::move(packed), &test); }
+  template <data::RowSource Test>
+  History fit(stream::PackedStream packed, const Test& test) {
+    return fit_stream(std::move(packed), &test);
   }
 
   //! The stream fit(train) trains on with these options: `train` (already scaled to
@@ -196,10 +178,58 @@ class Sgd {
 
   static std::string precision_name(unsigned bits) { return bits == 32 ? "float32" : "q" + std::to_string(bits); }
 
+  //! fit(train, test) for a test set of any RowSource (nullptr: none).
+  template <class Test>
+  History fit_dataset(const data::Dataset& train, const Test* test) {
+    check(options_);
+    if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
+    check_common(train.dim(), detail::name_of(train), test);
+    const std::span<const float> labels(train.labels.data(), train.labels.size());
+    setup_lanes(labels, detail::name_of(train));
+    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, detail::name_of(train));
+    const auto t_pack = std::chrono::steady_clock::now();
+    packed_ = pack_for(train, options_);
+    return train_packed(&train, test, seconds_since(t_pack));
+  }
+
+  //! fit(packed, test) for a test set of any RowSource (nullptr: none).
+  template <class Test>
+  History fit_stream(stream::PackedStream packed, const Test* test) {
+    check(options_);
+    const std::string name = "packed stream";
+    const auto& l = packed.layout;
+    if (packed.rows == 0) throw Error(name + ": no samples");
+    if (packed.words.size() != packed.rows * l.row_words())
+      throw Error(name + ": " + std::to_string(packed.words.size()) + " words, but " + std::to_string(packed.rows) +
+                  " rows of " + std::to_string(l.row_words()) + " words need " +
+                  std::to_string(packed.rows * l.row_words()));
+    if (l.bits != Precision::bits)
+      throw Error(name + ": its samples are " + precision_name(l.bits) + ", the trainer's precision is " +
+                  precision_name(Precision::bits));
+    if (l.minus_one_one != (options_.range == data::Range::MinusOneOne))
+      throw Error(name + ": its features are in " + (l.minus_one_one ? "[-1, 1]" : "[0, 1]") +
+                  ", the options say " + (options_.range == data::Range::MinusOneOne ? "[-1, 1]" : "[0, 1]"));
+    if (Precision::bits != 32 && l.double_sampled != options_.double_sampling)
+      throw Error(name + ": it is " + (l.double_sampled ? "" : "not ") + "double-sampled, the options say " +
+                  (options_.double_sampling ? "double sampling" : "no double sampling"));
+    if (options_.order == Order::ShuffleEachEpoch || options_.requantize)
+      throw Error(name + ": its order and quantization were fixed when it was packed: it cannot be shuffled or "
+                         "re-quantized every epoch (train from the data set for that)");
+    check_common(l.dim, name, test);
+    std::vector<float> labels(packed.rows);
+    for (std::size_t i = 0; i < packed.rows; ++i) labels[i] = packed.label(i);
+    setup_lanes(labels, name);
+    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, name);
+    if (options_.arithmetic == Arithmetic::Engine && l.is_float()) check_engine_features(packed, name);
+    packed_ = std::move(packed);
+    return train_packed(nullptr, test, 0.0);
+  }
+
   //! What fit() checks whatever the training data came as.
-  void check_common(std::size_t dim, const std::string& name, const data::Dataset* test) const {
+  template <class Test>
+  void check_common(std::size_t dim, const std::string& name, const Test* test) const {
     if (test != nullptr && test->dim() != dim)
-      throw Error(detail::name_of(*test) + ": test set has " + std::to_string(test->dim()) +
+      throw Error(test->name() + ": test set has " + std::to_string(test->dim()) +
                   " features (with bias) but the training set has " + std::to_string(dim));
     if (options_.arithmetic == Arithmetic::Engine && !BackendT::supports(Arithmetic::Engine))
       throw Error(std::string(BackendT::name) + " backend cannot run the engine arithmetic");
@@ -229,7 +259,8 @@ class Sgd {
 
   //! The epochs, on packed_; `train` is the data set it was packed from (nullptr: a stream
   //! given as it is), for re-packing and for the full evaluation.
-  History train_packed(const data::Dataset* train, const data::Dataset* test, double pack_seconds) {
+  template <class Test>
+  History train_packed(const data::Dataset* train, const Test* test, double pack_seconds) {
     job_ = TrainJob{};
     job_.config = make_config(packed_.layout.dim);
     job_.lane_labels = lanes_binarized_ ? classes_for_lanes_ : std::vector<float>{};
@@ -482,12 +513,15 @@ class Sgd {
     return {loss, metric};
   }
 
-  [[nodiscard]] Evaluated evaluate(const data::Dataset& ds) const {
-    const auto dec = decision(ds);
-    const std::size_t n = ds.size(), k = dec.shape(1);
+  [[nodiscard]] Evaluated evaluate(const data::Dataset& ds) const { return evaluate(data::DatasetRows(ds)); }
+  template <data::RowSource Rows>
+  [[nodiscard]] Evaluated evaluate(const Rows& rows) const {
+    check_trained();
+    const auto dec = linear_.decision(rows, options_.threads);
+    const std::size_t n = rows.size(), k = dec.shape(1);
     double loss = 0.0, metric = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
-      const float y = ds.labels(i);
+      const float y = rows.label(i);
       for (std::size_t l = 0; l < k; ++l) {
         const float b = lanes_binarized_ ? (y == classes_for_lanes_[l] ? 1.0f : -1.0f) : y;
         loss += model_.loss(dec(i, l), b);

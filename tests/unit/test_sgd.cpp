@@ -457,6 +457,55 @@ TEST_CASE("a stream packed before trains the same model bit for bit, every preci
   CHECK(h.epochs[1].train_loss < h.initial_loss);
 }
 
+namespace {
+
+//! A data set's rows as a RowSource that copies each row into the caller's buffer, as
+//! data::IdxImages does (whose rows test_data checks against the scaled Dataset, bit for bit).
+struct CopiedRows {
+  const data::Dataset* ds;
+  std::size_t size() const { return ds->size(); }
+  std::size_t dim() const { return ds->dim(); }
+  std::string name() const { return "copied rows"; }
+  const float* row(std::size_t i, float* buf) const {
+    for (std::size_t j = 0; j < dim(); ++j) buf[j] = ds->features(i, j);
+    return buf;
+  }
+  float label(std::size_t i) const { return ds->labels(i); }
+};
+static_assert(data::RowSource<CopiedRows>);
+
+} // namespace
+
+TEST_CASE("a test set given as any RowSource gives the figures of the same rows as a Dataset") {
+  const std::uint64_t seed = 98;
+  INFO("seed=", seed);
+  const auto train = synthetic(400, 13, 3, seed), test = synthetic(150, 13, 3, seed + 1);
+  const CopiedRows rows{&test};
+  for (const Evaluation ev : {Evaluation::Pass, Evaluation::Test}) {
+    Options o = small_job(Arithmetic::Float, 3, 1);
+    o.evaluation = ev;
+    Sgd<L2Svm, Quantized<4>, Cpu> a(o), b(o), c(o);
+    const History ha = a.fit(train, test);
+    const History hb = b.fit(train, rows);
+    const History hc = c.fit(Sgd<L2Svm, Quantized<4>, Cpu>::pack_for(train, o), rows);
+    CHECK(b.weights() == a.weights());
+    CHECK(c.weights() == a.weights());
+    REQUIRE(hb.epochs.size() == ha.epochs.size());
+    for (std::size_t e = 0; e < ha.epochs.size(); ++e) {
+      CAPTURE(e);
+      CHECK(hb.epochs[e].test_metric == ha.epochs[e].test_metric);
+      CHECK(hc.epochs[e].test_metric == ha.epochs[e].test_metric);
+    }
+    // the decision values of both forms, bit for bit
+    CHECK(a.linear_model().decision(rows, 2) == a.decision(test));
+  }
+  // a test set of the wrong width is named in the error
+  const auto narrow = synthetic(20, 9, 3, seed + 2);
+  Sgd<L2Svm, Float32, Cpu> sgd(small_job(Arithmetic::Float, 1, 1));
+  CHECK_THROWS_WITH_AS(sgd.fit(train, CopiedRows{&narrow}),
+                       "copied rows: test set has 9 features (with bias) but the training set has 13", Error);
+}
+
 TEST_CASE("a packed stream that does not fit the trainer is refused, saying why") {
   const auto train = synthetic(100, 7, 2, 99);
   Options o = small_job(Arithmetic::Float, 1, 1);
