@@ -123,8 +123,7 @@ Data load(Settings& s) {
   // pass, the test images evaluated from them.
   auto read_test = [&](const std::string& format) {
     if (cli::is_idx_input(s.test_file, format)) {
-      if (s.test_labels.empty()) throw zipml::Error("IDX images " + s.test_file + " need --test-labels FILE (the IDX labels)");
-      d.test_images = data::IdxImages::read(s.test_file, s.test_labels, s.test_limit, &d.read_times);
+      d.test_images = cli::read_idx_images(s.test_file, s.test_labels, s.test_limit, "--test-labels", &d.read_times);
     } else {
       d.test = cli::read_data(s.test_file, s.test_labels, format, s.test_limit, d.train_dim() - 1, "--test-labels");
     }
@@ -147,8 +146,7 @@ Data load(Settings& s) {
     d.description = "Fashion-MNIST (" + s.data_dir + ")";
   } else {
     if (cli::is_idx_input(s.train_file, s.format)) {
-      if (s.train_labels.empty()) throw zipml::Error("IDX images " + s.train_file + " need --train-labels FILE (the IDX labels)");
-      d.train_images = data::IdxImages::read(s.train_file, s.train_labels, s.train_limit, &d.read_times);
+      d.train_images = cli::read_idx_images(s.train_file, s.train_labels, s.train_limit, "--train-labels", &d.read_times);
     } else {
       d.train = cli::read_data(s.train_file, s.train_labels, s.format, s.train_limit, 0, "--train-labels");
     }

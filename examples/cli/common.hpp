@@ -57,16 +57,20 @@ inline float parse_positive(const std::string& text, std::string_view option, st
   return v;
 }
 
+//! IDX images and their labels as bytes (data::IdxImages); `labels_option` names the option
+//! that gives the labels file, for the error when it is missing.
+inline data::IdxImages read_idx_images(const std::string& file, const std::string& labels, std::size_t limit,
+                                       std::string_view labels_option, data::ReadTimes* times = nullptr) {
+  if (labels.empty()) throw Error(fmt::format("IDX images {} need {} FILE (the IDX labels)", file, labels_option));
+  return data::IdxImages::read(file, labels, limit, times);
+}
+
 //! A data file as the programs take it: IDX images (with their labels file) or LIBSVM.
 //! `num_features` > 0 fixes the LIBSVM width (a test set read to the training set's width).
 //! `labels_option` names the option that gives IDX labels, for the error message.
 inline data::Dataset read_data(const std::string& file, const std::string& labels, const std::string& format,
                                std::size_t limit, std::size_t num_features, std::string_view labels_option) {
-  const bool idx = is_idx_input(file, format);
-  if (idx) {
-    if (labels.empty()) throw Error(fmt::format("IDX images {} need {} FILE (the IDX labels)", file, labels_option));
-    return data::read_idx(file, labels, limit);
-  }
+  if (is_idx_input(file, format)) return read_idx_images(file, labels, limit, labels_option).to_dataset();
   return data::read_libsvm(file, {.limit = limit, .num_features = num_features});
 }
 
