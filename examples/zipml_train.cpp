@@ -24,7 +24,11 @@
 #include "cli/plot.hpp"
 #include "cli/progress.hpp"
 #include "train/settings.hpp"
+#include "zipml/distributed/load.hpp"
 #include "zipml/zipml.hpp"
+#ifdef ZIPML_HAVE_MPI
+#include "zipml/distributed/mpi.hpp"
+#endif
 
 namespace hana = boost::hana;
 namespace fs = std::filesystem;
@@ -88,6 +92,14 @@ void check_names(Settings& s) {
     if (std::count(s.precisions.begin(), s.precisions.end(), p) > 1)
       throw zipml::Error("--precision names '" + p + "' twice");
   }
+  if (s.average == "epoch") {
+    s.opt.averaging = zipml::Averaging::Epoch;
+  } else if (s.average == "end") {
+    s.opt.averaging = zipml::Averaging::End;
+  } else {
+    s.opt.averaging = zipml::Averaging::Samples;
+    s.opt.average_samples = cli::parse_count(s.average, "--average", "epoch, end, or a number of samples");
+  }
   if (s.backend == "pynq") check_board(s);
 }
 
@@ -130,12 +142,20 @@ Data load(Settings& s) {
     d.has_test = true;
   };
   if (s.stream_file) {
-    // A packed stream file: mapped, checked (header, size, CRC, rows), trained from as it is.
-    auto loaded = zipml::io::load_stream(s.train_file);
-    d.stream_labels.resize(loaded.stream.rows);
-    for (std::size_t i = 0; i < loaded.stream.rows; ++i) d.stream_labels[i] = loaded.stream.label(i);
-    d.train_stream = std::move(loaded.stream);
-    d.stream_info = std::move(loaded.info);
+    // A packed stream file: mapped, checked (header, size, CRC, rows), trained from as it is;
+    // in an MPI job each rank maps its share of the rows only and the ranks check it together.
+    auto [stream, info] = s.grouped() ? [&] {
+      auto part = zipml::distributed::load_stream_shard(s.train_file, *s.group);
+      return std::pair(std::move(part.stream), std::move(part.info));
+    }()
+                                      : [&] {
+                                          auto loaded = zipml::io::load_stream(s.train_file);
+                                          return std::pair(std::move(loaded.stream), std::move(loaded.info));
+                                        }();
+    d.stream_labels.resize(stream.rows);
+    for (std::size_t i = 0; i < stream.rows; ++i) d.stream_labels[i] = stream.label(i);
+    d.train_stream = std::move(stream);
+    d.stream_info = std::move(info);
     d.description = s.train_file + " (packed stream of " + (d.stream_info->source.empty() ? "?" : d.stream_info->source) + ")";
     if (!s.test_file.empty()) read_test(s.format == "zps" ? "auto" : s.format);
   } else if (s.train_file.empty()) {
@@ -277,6 +297,17 @@ std::string epochs_phrase(const Settings& s) {
   return fmt::format("{} epochs", s.opt.epochs);
 }
 
+//! The MPI line: "2 ranks (MPI), each on its share of the rows (about 30000); models averaged ...".
+std::string ranks_phrase(const Settings& s, const Data& d) {
+  const int p = s.group->size();
+  const std::string when = s.opt.averaging == zipml::Averaging::Epoch ? "after every epoch"
+                           : s.opt.averaging == zipml::Averaging::End
+                               ? "once, after the last epoch"
+                               : fmt::format("every {} samples of each rank", s.opt.average_samples);
+  return fmt::format("{} rank{} (MPI), each training its share of the rows (about {}); models averaged {}", p,
+                     p > 1 ? "s" : "", d.train_size() / static_cast<std::size_t>(p), when);
+}
+
 //! A last epoch that lowered the loss by this fraction or more: the loss "still falls fast".
 constexpr double kStillFalling = 0.01;
 
@@ -309,7 +340,7 @@ void note_if_still_falling(const std::vector<RunResult>& results) {
 void take_stream_settings(Settings& s) {
   if (!s.save_stream.empty())
     throw zipml::Error("--save-stream: " + s.train_file + " is a packed stream file already");
-  const auto head = zipml::io::load_stream(s.train_file, zipml::io::Verify::SizeOnly);
+  const auto head = zipml::io::read_stream_head(s.train_file);
   const auto& info = head.info;
   for (const auto& o : s.given)
     throw zipml::Error(fmt::format("{}: {} is a packed stream file, whose header fixes the precision, rounding, range, "
@@ -329,24 +360,34 @@ void take_stream_settings(Settings& s) {
 }
 
 int run(Settings& s) {
-  // Everything that can be checked without the data is checked first: a typo should not cost
-  // a training run.
-  s.stream_file = !s.train_file.empty() && (s.format == "zps" || (s.format == "auto" && zipml::io::has_stream_magic(s.train_file)));
-  if (s.stream_file) take_stream_settings(s);
-  check_names(s);
-  if (!s.save_stream.empty() && (s.order == "shuffle-each-epoch" || s.opt.requantize))
-    throw zipml::Error("--save-stream: a packed stream file holds one order and one quantization, so it cannot go with "
-                       "--order shuffle-each-epoch or --requantize");
-  cli::check_outputs(outputs_of(s), inputs_of(s));
-  if (!s.plot.empty()) {
-    cli::plot_format(s.plot);
-    cli::find_gnuplot();
-  }
+  Data d;
+  // The checks, the data and the auto rules: in an MPI job every rank does them, and if any
+  // fails all stop here together (distributed::agree), each that failed with its message.
+  auto prepare = [&] {
+    // Everything that can be checked without the data is checked first: a typo should not cost
+    // a training run.
+    s.stream_file = !s.train_file.empty() && (s.format == "zps" || (s.format == "auto" && zipml::io::has_stream_magic(s.train_file)));
+    if (s.stream_file) take_stream_settings(s);
+    check_names(s);
+    if (!s.save_stream.empty() && (s.order == "shuffle-each-epoch" || s.opt.requantize))
+      throw zipml::Error("--save-stream: a packed stream file holds one order and one quantization, so it cannot go with "
+                         "--order shuffle-each-epoch or --requantize");
+    if (s.grouped() && !s.save_stream.empty())
+      throw zipml::Error("--save-stream: in an MPI job each rank packs only its share of the rows; write the packed stream "
+                         "file in one process (zipml-train --save-stream without mpirun), then train every rank from it");
+    if (s.writes_outputs()) cli::check_outputs(outputs_of(s), inputs_of(s));
+    if (!s.plot.empty()) {
+      cli::plot_format(s.plot);
+      cli::find_gnuplot();
+    }
 
-  Data d = load(s);
-  const auto t_rules = std::chrono::steady_clock::now();
-  resolve_auto(s, d);
-  d.rules_seconds = seconds_since(t_rules);
+    d = load(s);
+    const auto t_rules = std::chrono::steady_clock::now();
+    resolve_auto(s, d);
+    d.rules_seconds = seconds_since(t_rules);
+  };
+  if (s.group != nullptr) zipml::distributed::agree(*s.group, prepare);
+  else prepare();
   // A plot or a history wants a figure per epoch: the test metric (or, without a test set,
   // the training set's figures) every epoch; so do the per-epoch lines on the screen (the
   // test metric; not a pass over the training set). --quiet prints none: the pass loss only.
@@ -365,6 +406,7 @@ int run(Settings& s) {
                d.has_test ? fmt::format(", {} test samples", d.test_size()) : std::string(), d.train_dim());
     fmt::print("scaling {}; order {}; {}; step {}\n", d.scaling, d.ordering, epochs_phrase(s),
                s.step == "auto" ? "auto (per precision, from the rows' norms)" : cli::show_step(s.opt.step));
+    if (s.group != nullptr) fmt::print("{}\n", ranks_phrase(s, d));
   }
   std::fflush(stdout);
   std::vector<RunResult> results;
@@ -378,7 +420,7 @@ int run(Settings& s) {
   }
 
   const bool cls = s.model != "least-squares" || s.positive_label.has_value();
-  note_if_still_falling(results);
+  if (s.writes_outputs()) note_if_still_falling(results);
   std::fflush(stderr);
   fmt::print("\nsummary: {} {}, {}, {} arithmetic, rounding {}\n", s.model, cls ? "(one-vs-rest)" : "(regression)",
              epochs_phrase(s), s.arithmetic, s.rounding);
@@ -419,10 +461,18 @@ int run(Settings& s) {
                           {"median_seconds_per_epoch", median_seconds(r.history)},
                           {"stream_bytes_per_epoch", r.stream_bytes},
                           {"history", hist}};
+    if (s.group != nullptr) {
+      run["ranks"] = r.history.ranks;
+      run["averaging"] = zipml::to_string(s.opt.averaging);
+      if (s.opt.averaging == zipml::Averaging::Samples) run["average_samples"] = s.opt.average_samples;
+      run["averagings"] = r.history.averagings;
+      run["rank_seeds"] = r.history.rank_seeds;
+    }
     if (!r.saved.empty()) run["model_file"] = r.saved;
     if (!r.npy.empty()) run["weights_npy"] = r.npy;
     runs.push_back(run);
   }
+  if (!s.writes_outputs()) return 0; // (rank 0 writes the files)
   if (!s.summary.empty()) {
     nlohmann::json doc = {{"data", d.description},
                           {"train_samples", d.train_size()},
@@ -509,6 +559,10 @@ int main(int argc, char** argv) {
   app.add_flag("--double-sampling", s.opt.double_sampling, "Two independent quantizations per sample (stochastic rounding)");
   app.add_flag("--requantize", s.opt.requantize, "A fresh stochastic quantization every epoch");
   app.add_option("--threads", s.opt.threads, "Threads (0 = all cores)");
+  app.add_option("--average", s.average,
+                 "Under mpirun (each rank trains its share of the rows): average the ranks' models after every "
+                 "epoch, once at the end, or every N samples of each rank")
+      ->type_name("epoch|end|N");
   // The data.
   app.add_option("--scale", s.scale,
                  "Min-max scaling of the features: rows, columns, none, or auto (IDX images: rows; tables: "
@@ -562,6 +616,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+#ifdef ZIPML_HAVE_MPI
+  // Started by mpirun: join the job. Rank 0 prints and writes; the others print only errors.
+  std::optional<zipml::distributed::Mpi> mpi;
+  if (zipml::distributed::Mpi::launched()) {
+    mpi.emplace(&argc, &argv);
+    s.group = &*mpi;
+    if (!mpi->is_root() && std::freopen("/dev/null", "w", stdout) == nullptr) std::fclose(stdout);
+  }
+#endif
   try {
     // The simulated engine computes only the engine arithmetic: it is the default there, and
     // asking it for float is refused (by Sgd, with a message that says so).
@@ -581,9 +644,20 @@ int main(int argc, char** argv) {
                        : s.eval == "test" ? zipml::Evaluation::Test
                                           : zipml::Evaluation::Full;
     return run(s);
+  } catch (const zipml::distributed::GroupError& e) {
+    // every rank stops here alike: the ranks it names say it, and all end normally
+    std::fflush(stdout);
+    if (e.report()) std::fputs(fmt::format("zipml-train: error: {}\n", e.what()).c_str(), stderr);
+    return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fputs(fmt::format("zipml-train: error: {}\n", e.what()).c_str(), stderr); // never throws
+    const std::string who = s.grouped() ? s.group->describe() + ": " : std::string();
+    std::fputs(fmt::format("zipml-train: error: {}{}\n", who, e.what()).c_str(), stderr); // never throws
+    // One rank's own error: the others may wait in a collective call for it. End the job.
+    if (s.grouped()) {
+      std::fflush(stderr);
+      s.group->abort(1);
+    }
     return 1;
   }
 }

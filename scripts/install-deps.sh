@@ -28,14 +28,16 @@ declare -A group_packages=(
   # (simulation and synthesis), the main job's data (Fashion-MNIST in
   # /usr/share/datasets/fashion-mnist), plots, the interop tests (LIBSVM's svm-scale,
   # numpy and scikit-learn for zero-based svmlight files) and the defaults suite (liblinear's
-  # train and predict programs as the reference)
+  # train and predict programs as the reference), and Open MPI (mpirun -np P zipml-train, the
+  # mpi suite)
   [base]="build-essential meson ninja-build pkg-config cmake git
           libboost-dev xtensor-dev libxsimd-dev xtl-dev zlib1g-dev libdeflate-dev
           doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           verilator yosys
           dataset-fashion-mnist
           gnuplot-nox
-          libsvm-tools liblinear-tools python3-numpy python3-sklearn"
+          libsvm-tools liblinear-tools python3-numpy python3-sklearn
+          libopenmpi-dev openmpi-bin"
   # scripts/fuzz.sh: clang++ with libFuzzer and the sanitizer runtimes
   [fuzz]="clang libclang-rt-14-dev"
   # scripts/cross-test.sh: the cross compilers and qemu to run the board programs' tests.

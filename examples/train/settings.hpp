@@ -17,6 +17,7 @@
 
 #include "cli/progress.hpp"
 #include "zipml/backend/pynq.hpp"
+#include "zipml/distributed/collective.hpp"
 #include "zipml/io/stream_file.hpp"
 #include "zipml/zipml.hpp"
 #ifdef ZIPML_HAVE_VERILATOR
@@ -118,7 +119,14 @@ struct Settings {
   bool quiet = false;
   std::string eval = "pass"; //!< --eval: pass, test, full (what each epoch's figures are)
   bool eval_given = false;
-  bool profile = false;      //!< --profile: print where the run's time went   //!< --eval was on the command line (else --plot/--history choose)
+  bool profile = false;      //!< --profile: print where the run's time went
+  std::string average = "epoch"; //!< --average: epoch, end, or a sample count (with several ranks)
+  //! The MPI job this process is a rank of (mpirun; null: on its own). Every rank runs the same
+  //! settings and calls; rank 0 alone prints and writes the outputs.
+  zipml::distributed::Collective* group = nullptr;
+  [[nodiscard]] bool grouped() const noexcept { return group != nullptr && group->size() > 1; }
+  //! Whether this process prints the run and writes its files (rank 0, or on its own).
+  [[nodiscard]] bool writes_outputs() const noexcept { return group == nullptr || group->is_root(); }
   zipml::Options opt;
 };
 

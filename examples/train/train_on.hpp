@@ -91,6 +91,7 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
     norm = d.with_train_rows([&](const auto& rows) { return tuning::mean_sq_norm<Precision>(rows, opt.range); });
   if (s.step == "auto") opt.step = tuning::step_for(norm, model, opt).step;
   zipml::Sgd<Model, Precision, Backend> sgd(opt, model, make_backend<Backend>(s, Precision::bits, label));
+  if (s.group != nullptr) sgd.distribute(*s.group);
   const bool cls = sgd.is_classification();
   if (!s.quiet) {
     progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} | step {}{} ==\n", label,
@@ -130,7 +131,10 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
     // Straight from the rows (an IDX file's bytes: without the float matrix): the stream
     // fit(train) would pack, which --save-stream writes as it is.
     const auto t_pack = std::chrono::steady_clock::now();
-    auto packed = d.with_train_rows([&](const auto& rows) { return Trainer::pack_for(rows, opt); });
+    // (in an MPI job: this rank's share of the rows, quantized with its seed)
+    auto packed = d.with_train_rows([&](const auto& rows) {
+      return s.group != nullptr ? Trainer::pack_for(rows, opt, *s.group) : Trainer::pack_for(rows, opt);
+    });
     const double pack_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_pack).count();
     if (!s.save_stream.empty()) {
       const auto path = cli::for_precision(s.save_stream, label, s.precisions.size());
@@ -150,12 +154,12 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
   progress.end_precision();
   const auto t_save = std::chrono::steady_clock::now();
   r.stream_bytes = sgd.packed().bytes();
-  if (!s.save.empty()) {
+  if (!s.save.empty() && s.writes_outputs()) {
     r.saved = cli::for_precision(s.save, label, s.precisions.size()).string();
     zipml::io::save_model(r.saved, zipml::io::snapshot(sgd, d.scaler, d.label_scaler));
     if (!s.quiet) progress.print(fmt::format("model saved to {}\n", r.saved));
   }
-  if (!s.export_npy.empty()) {
+  if (!s.export_npy.empty() && s.writes_outputs()) {
     r.npy = cli::for_precision(s.export_npy, label, s.precisions.size()).string();
     export_npy(r.npy, sgd.weights());
     if (!s.quiet)

@@ -44,6 +44,19 @@ enum class Evaluation {
   return e == Evaluation::Pass ? "pass" : e == Evaluation::Test ? "test" : "full";
 }
 
+//! When the ranks of a process group (Sgd::distribute: data-parallel training, each rank on
+//! its share of the rows) replace their models by the group's mean (distributed/average.hpp).
+enum class Averaging {
+  Epoch,   //!< after every epoch (local SGD, one averaging per pass)
+  Samples, //!< every Options::average_samples samples of each rank (about), and so after every epoch
+  End      //!< once, after the last epoch (one-shot averaging; the only kind for a backend whose
+           //!< engine keeps the model, as the RTL engine's do: it cannot load an averaged one)
+};
+
+[[nodiscard]] constexpr const char* to_string(Averaging a) noexcept {
+  return a == Averaging::Epoch ? "epoch" : a == Averaging::Samples ? "samples" : "end";
+}
+
 //! Options of Sgd. The defaults are the original's MNIST settings (step 2^-12, 10 epochs,
 //! zero initial model, file order, no regularization).
 struct Options {
@@ -65,6 +78,8 @@ struct Options {
   std::optional<float> positive_label; //!< binary: this label against the rest
   unsigned threads = 0;         //!< 0 = all cores
   Evaluation evaluation = Evaluation::Pass; //!< what each epoch's figures are and cost
+  Averaging averaging = Averaging::Epoch;   //!< with a process group: when the models are averaged
+  std::size_t average_samples = 0;          //!< Averaging::Samples: samples of each rank between averagings
 };
 
 namespace detail {
@@ -95,6 +110,9 @@ inline void check(const Options& o) {
     throw Error("step x l2 = " + detail::show(static_cast<double>(o.step) * o.l2) +
                 " shrinks the model by half or more per sample: use a smaller l2");
   if (!(o.tol >= 0.0) || !(o.tol < 1.0)) throw Error("tol must be in [0, 1), got " + detail::show(o.tol));
+  if (o.averaging == Averaging::Samples && o.average_samples < o.minibatch)
+    throw Error("averaging every " + std::to_string(o.average_samples) + " samples: give at least one mini-batch (" +
+                std::to_string(o.minibatch) + " samples)");
   if (o.epochs > 0xffffffffu)
     throw Error("epochs " + std::to_string(o.epochs) + " do not fit the stream's 32-bit field (at most 4294967295)");
 }
@@ -120,6 +138,11 @@ struct History {
   //! separate pass over the full-precision training set after each epoch).
   Evaluation evaluation = Evaluation::Full;
   std::vector<EpochStats> epochs;
+  //! Data-parallel training (Sgd::distribute): the ranks, the seed each quantized and shuffled
+  //! its rows with (distributed::rank_seed), and how many times the models were averaged.
+  int ranks = 1;
+  std::vector<std::uint64_t> rank_seeds;
+  std::size_t averagings = 0;
 };
 
 } // namespace zipml

@@ -25,6 +25,9 @@
 #include "zipml/data/dataset.hpp"
 #include "zipml/data/rows.hpp"
 #include "zipml/data/scaling.hpp"
+#include "zipml/distributed/average.hpp"
+#include "zipml/distributed/collective.hpp"
+#include "zipml/distributed/shard.hpp"
 #include "zipml/error.hpp"
 #include "zipml/linear_model.hpp"
 #include "zipml/options.hpp"
@@ -81,6 +84,19 @@ class Sgd {
   //! Called after every epoch (progress output).
   void on_epoch(EpochCallback cb) { on_epoch_ = std::move(cb); }
 
+  //! Data-parallel training over `group` (docs/SCALING.md): from now on fit() trains this
+  //! rank's share of the rows and replaces the ranks' models by their mean as
+  //! Options::averaging says, so that every rank ends with the same model, bit for bit.
+  //! fit(Dataset) takes the whole data set on every rank and packs only this rank's share
+  //! (distributed::shard_of of the rows, or of the seeded shuffle with Order::Shuffle, so the
+  //! shares partition the rows), quantized with distributed::rank_seed; fit(PackedStream)
+  //! takes a stream that is this rank's share already (pack_for(rows, options, group), or
+  //! io::load_stream_shard of a file). The epochs' figures are the group's (every rank the
+  //! same); only rank 0 evaluates the test set. Every rank must call fit() alike; `group`
+  //! must outlive the trainer.
+  void distribute(distributed::Collective& group) noexcept { group_ = &group; }
+  [[nodiscard]] distributed::Collective* group() const noexcept { return group_; }
+
   //! Trains from the zero model for Options::epochs passes (fewer when Options::tol stops it
   //! at a plateau of the training loss); each epoch's figures are Options::evaluation's.
   History fit(const data::Dataset& train, const data::Dataset* test = nullptr) {
@@ -130,6 +146,20 @@ class Sgd {
     return stream::pack<Precision>(train, pack_options(options, order, 0));
   }
 
+  //! The stream fit(train) packs on rank group.rank() of a group (distribute): that rank's
+  //! share of the rows, quantized with its seed (as the Sgd comment says).
+  [[nodiscard]] static stream::PackedStream pack_for(const data::Dataset& train, const Options& options,
+                                                     const distributed::Collective& group) {
+    return pack_for(data::DatasetRows(train), options, group);
+  }
+  template <data::RowSource Rows>
+  [[nodiscard]] static stream::PackedStream pack_for(const Rows& train, const Options& options,
+                                                     const distributed::Collective& group) {
+    if (group.size() == 1) return pack_for(train, options);
+    const auto rows = shard_rows(train.size(), options, group);
+    return stream::pack<Precision>(train, pack_options(rank_options(options, group), rows, 0));
+  }
+
   //! Decision values: N x K (one column per lane).
   [[nodiscard]] xt::xtensor<float, 2> decision(const data::Dataset& ds) const {
     check_trained();
@@ -176,27 +206,81 @@ class Sgd {
     return p;
   }
 
+  [[nodiscard]] bool grouped() const noexcept { return group_ != nullptr && group_->size() > 1; }
+
+  //! The rows (of `n`) a rank of `group` trains on, in the order it packs them.
+  static std::vector<std::uint32_t> shard_rows(std::size_t n, const Options& o, const distributed::Collective& group) {
+    std::vector<std::uint32_t> all;
+    if (o.order != Order::File) {
+      all = detail::shuffled_order(n, o.seed, 0);
+    } else {
+      all.resize(n);
+      std::iota(all.begin(), all.end(), 0u);
+    }
+    const auto sh = distributed::shard_of(n, group.rank(), group.size());
+    return {all.begin() + static_cast<std::ptrdiff_t>(sh.first), all.begin() + static_cast<std::ptrdiff_t>(sh.last)};
+  }
+  //! The options with this rank's seed (what it draws on its own).
+  static Options rank_options(Options o, const distributed::Collective& group) {
+    o.seed = distributed::rank_seed(o.seed, group.rank());
+    return o;
+  }
+
   static std::string precision_name(unsigned bits) { return bits == 32 ? "float32" : "q" + std::to_string(bits); }
 
   //! fit(train, test) for a test set of any RowSource (nullptr: none).
   template <class Test>
   History fit_dataset(const data::Dataset& train, const Test* test) {
-    check(options_);
-    if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
-    check_common(train.dim(), detail::name_of(train), test);
-    const std::span<const float> labels(train.labels.data(), train.labels.size());
-    setup_lanes(labels, detail::name_of(train));
-    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, detail::name_of(train));
-    const auto t_pack = std::chrono::steady_clock::now();
-    packed_ = pack_for(train, options_);
+    auto t_pack = std::chrono::steady_clock::now();
+    // (no collective call in here: every rank checks and packs on its own, and they agree)
+    on_every_rank([&] {
+      check(options_);
+      if (train.empty()) throw Error(detail::name_of(train) + ": the training set is empty");
+      check_common(train.dim(), detail::name_of(train), test);
+      const std::span<const float> labels(train.labels.data(), train.labels.size());
+      setup_lanes(labels, detail::name_of(train), false);
+      if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, detail::name_of(train));
+      t_pack = std::chrono::steady_clock::now();
+      if (grouped()) {
+        shard_rows_ = shard_rows(train.size(), options_, *group_);
+        packed_ = stream::pack<Precision>(train, pack_options(rank_options(options_, *group_), shard_rows_, 0));
+      } else {
+        shard_rows_.clear();
+        packed_ = pack_for(train, options_);
+      }
+    });
     return train_packed(&train, test, seconds_since(t_pack));
+  }
+
+  //! f(), and in a group: the ranks agree on whether it failed (distributed::agree), so that
+  //! one rank's error stops all of them at the same point. Every rank must reach f's
+  //! collective calls, if any (none may follow anything that throws on one rank only).
+  template <class F>
+  void on_every_rank(F&& f) {
+    if (grouped()) distributed::agree(*group_, f);
+    else f();
   }
 
   //! fit(packed, test) for a test set of any RowSource (nullptr: none).
   template <class Test>
   History fit_stream(stream::PackedStream packed, const Test* test) {
-    check(options_);
+    std::vector<float> labels;
     const std::string name = "packed stream";
+    on_every_rank([&] { labels = check_stream(packed, name, test); });
+    on_every_rank([&] {
+      setup_lanes(labels, name, grouped()); // (its collective calls come before what can throw)
+      if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, name, packed.first_row);
+      if (options_.arithmetic == Arithmetic::Engine && packed.layout.is_float()) check_engine_features(packed, name);
+    });
+    shard_rows_.clear();
+    packed_ = std::move(packed);
+    return train_packed(nullptr, test, 0.0);
+  }
+
+  //! What fit_stream checks of a stream on its own; its labels.
+  template <class Test>
+  std::vector<float> check_stream(const stream::PackedStream& packed, const std::string& name, const Test* test) const {
+    check(options_);
     const auto& l = packed.layout;
     if (packed.rows == 0) throw Error(name + ": no samples");
     if (packed.words.size() != packed.rows * l.row_words())
@@ -218,11 +302,7 @@ class Sgd {
     check_common(l.dim, name, test);
     std::vector<float> labels(packed.rows);
     for (std::size_t i = 0; i < packed.rows; ++i) labels[i] = packed.label(i);
-    setup_lanes(labels, name);
-    if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, name);
-    if (options_.arithmetic == Arithmetic::Engine && l.is_float()) check_engine_features(packed, name);
-    packed_ = std::move(packed);
-    return train_packed(nullptr, test, 0.0);
+    return labels;
   }
 
   //! What fit() checks whatever the training data came as.
@@ -235,6 +315,14 @@ class Sgd {
       throw Error(std::string(BackendT::name) + " backend cannot run the engine arithmetic");
     if (options_.arithmetic == Arithmetic::Float && !BackendT::supports(Arithmetic::Float))
       throw Error(std::string(BackendT::name) + " backend runs only the engine arithmetic: use --arithmetic engine");
+    if constexpr (requires { BackendT::keeps_model; }) {
+      if (grouped() && options_.averaging != Averaging::End)
+        throw distributed::GroupError(std::string(BackendT::name) +
+                                          " backend: its engine keeps the model and cannot load an averaged one, so "
+                                          "ranks can average only once, after the last epoch (averaging End: "
+                                          "--average end)",
+                                      group_->is_root());
+    }
     const std::size_t max_dim = max_dimension();
     if (dim > max_dim)
       throw Error(name + ": dimension " + std::to_string(dim) + " (with bias) exceeds the " +
@@ -251,7 +339,7 @@ class Sgd {
       for (std::size_t j = 0; j < d; ++j) {
         const float a = std::bit_cast<float>(static_cast<std::uint32_t>(w[j / 2] >> (32 * (j % 2))));
         if (!engine::float_feature_ok(a))
-          throw Error(name + ": row " + std::to_string(i + 1) + ", feature " + std::to_string(j) + ": value " +
+          throw Error(name + ": row " + std::to_string(s.first_row + i + 1) + ", feature " + std::to_string(j) + ": value " +
                       detail::show(a) + " is outside [-2, 2 - 2^-17), which the engine's 18-bit features hold");
       }
     }
@@ -272,13 +360,30 @@ class Sgd {
     job_.pass_loss = pass_figures;
     state_.reset(options_.arithmetic, job_.lanes(), packed_.layout.dim);
     refresh_weights();
-    auto evaluate_train = [&] { return train != nullptr ? evaluate(*train) : evaluate(packed_); };
+    auto evaluate_train = [&] {
+      if (!grouped()) return train != nullptr ? evaluate(*train) : evaluate(packed_);
+      if (train == nullptr) return finish_group(sums_of(packed_));
+      const data::DatasetRows all(*train);
+      return finish_group(sums_of(data::RowSubset(all, shard_rows_)));
+    };
+    const bool average_samples = grouped() && options_.averaging == Averaging::Samples;
+    // Every rank averages as often as the others: rounds from the largest share.
+    std::size_t rounds = 1;
+    if (average_samples) {
+      double most = static_cast<double>(packed_.rows);
+      group_->max(std::span(&most, 1));
+      rounds = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(most / static_cast<double>(options_.average_samples))));
+    }
 
     History h;
     h.metric = is_classification() ? "accuracy" : "rmse";
     h.evaluation = pass_figures ? Evaluation::Pass : Evaluation::Full;
     h.pack_seconds = pack_seconds;
     h.initial_loss = zero_model_loss();
+    if (group_ != nullptr) {
+      h.ranks = group_->size();
+      for (int r = 0; r < h.ranks; ++r) h.rank_seeds.push_back(distributed::rank_seed(options_.seed, r));
+    }
     auto last_good = linear_;
     tuning::LossPlateau plateau(options_.tol, options_.patience);
     std::vector<std::uint32_t> order;
@@ -289,26 +394,47 @@ class Sgd {
       const bool requant = Precision::rounding::stochastic && options_.requantize && e > 0;
       if (train != nullptr && (reshuffle || requant)) {
         const auto t0 = std::chrono::steady_clock::now();
-        if (options_.order != Order::File) order = detail::shuffled_order(train->size(), options_.seed, reshuffle ? e : 0);
-        packed_ = stream::pack<Precision>(*train, pack_options(options_, order, requant ? e : 0));
+        if (grouped()) {
+          // this rank's rows only, shuffled among themselves with its seed
+          order = shard_rows_;
+          if (reshuffle) {
+            const auto perm = detail::shuffled_order(order.size(), distributed::rank_seed(options_.seed, group_->rank()), e);
+            for (std::size_t i = 0; i < perm.size(); ++i) order[i] = shard_rows_[perm[i]];
+          }
+          packed_ = stream::pack<Precision>(*train, pack_options(rank_options(options_, *group_), order, requant ? e : 0));
+        } else {
+          if (options_.order != Order::File) order = detail::shuffled_order(train->size(), options_.seed, reshuffle ? e : 0);
+          packed_ = stream::pack<Precision>(*train, pack_options(options_, order, requant ? e : 0));
+        }
         st.pack_seconds = seconds_since(t0);
       }
       const auto t0 = std::chrono::steady_clock::now();
       Evaluated ev;
-      if constexpr (reports_pass_loss<BackendT, Model>) {
-        const PassLoss pass = backend_.run_epoch(model_, job_, e, state_);
-        st.seconds = seconds_since(t0);
-        refresh_weights();
-        if (pass_figures) ev.loss = pass.mean(packed_.rows) + l2_term();
-      } else {
-        backend_.run_epoch(model_, job_, e, state_);
-        st.seconds = seconds_since(t0);
-        refresh_weights();
+      PassLoss pass;
+      for (std::size_t round = 0; round < rounds; ++round) {
+        const auto [first, last_row] = round_rows(round, rounds);
+        if (last_row > first) {
+          if constexpr (reports_pass_loss<BackendT, Model>) add(pass, run_rows(e, first, last_row));
+          else run_rows(e, first, last_row);
+        }
+        if (average_samples) average_models(h);
+      }
+      if (grouped() && options_.averaging == Averaging::Epoch) average_models(h);
+      st.seconds = seconds_since(t0);
+      refresh_weights();
+      if (pass_figures) {
+        const double sum = std::accumulate(pass.lane_sums.begin(), pass.lane_sums.end(), 0.0);
+        ev.loss = grouped() ? group_mean_loss(sum, packed_.rows) : pass.mean(packed_.rows) + l2_term();
       }
       const auto t_eval = std::chrono::steady_clock::now();
       if (!pass_figures) ev = evaluate_train();
       if (!std::isfinite(ev.loss)) {
         linear_ = std::move(last_good);
+        if (grouped())
+          throw distributed::GroupError("training diverged in epoch " + std::to_string(e + 1) + " (loss is " +
+                                        detail::show(ev.loss) + "): try a smaller step than " +
+                                        detail::show(options_.step) + "; the model of the last good epoch is kept",
+                                        group_->is_root());
         throw Error("training diverged in epoch " + std::to_string(e + 1) + " (loss is " + detail::show(ev.loss) +
                     "): try a smaller step than " + detail::show(options_.step) +
                     "; the model of the last good epoch is kept");
@@ -319,9 +445,21 @@ class Sgd {
       // arithmetic: bit-exact), so the stop is too.
       const bool stop = plateau.stop_after(ev.loss) && e + 1 < options_.epochs;
       const bool last = stop || e + 1 == options_.epochs;
-      if (!pass_figures) st.train_metric = ev.metric;
-      else if (last && test == nullptr) st.train_metric = evaluate_train().metric;
-      if (test != nullptr && (last || options_.evaluation != Evaluation::Pass)) st.test_metric = evaluate(*test).metric;
+      if (last && grouped() && options_.averaging == Averaging::End) {
+        // one-shot averaging: the last epoch's figures are the averaged model's (a separate pass)
+        average_models(h);
+        refresh_weights();
+        ev = evaluate_train();
+        st.train_loss = ev.loss;
+        st.train_metric = ev.metric;
+      } else if (!pass_figures) {
+        st.train_metric = ev.metric;
+      } else if (last && test == nullptr) {
+        st.train_metric = evaluate_train().metric;
+      }
+      const bool evaluates_test = group_ == nullptr || group_->is_root();
+      if (test != nullptr && evaluates_test && (last || options_.evaluation != Evaluation::Pass))
+        st.test_metric = evaluate(*test).metric;
       st.eval_seconds = seconds_since(t_eval);
       h.epochs.push_back(st);
       if (on_epoch_) on_epoch_(st);
@@ -338,6 +476,42 @@ class Sgd {
     double metric = 0.0;
   };
 
+  //! A pass of the backend over rows [first, last) of packed_ (all of them: the job as it is).
+  decltype(auto) run_rows(std::size_t epoch, std::size_t first, std::size_t last) {
+    if (first == 0 && last == packed_.rows) return backend_.run_epoch(model_, job_, epoch, state_);
+    const std::size_t n = packed_.layout.row_words();
+    stream::PackedStream part;
+    part.layout = packed_.layout;
+    part.rows = last - first;
+    part.words = stream::WordStore::view(packed_.words.data() + first * n, part.rows * n);
+    TrainJob job = job_;
+    job.data = &part;
+    job.config.samples = static_cast<std::uint32_t>(part.rows);
+    return backend_.run_epoch(model_, job, epoch, state_);
+  }
+  static void add(PassLoss& total, const PassLoss& part) {
+    if (total.lane_sums.empty()) total.lane_sums.assign(part.lane_sums.size(), 0.0);
+    for (std::size_t l = 0; l < part.lane_sums.size(); ++l) total.lane_sums[l] += part.lane_sums[l];
+  }
+  //! Rows of round `i` of `rounds` (Averaging::Samples) of this rank's share: equal parts,
+  //! their bounds on mini-batch multiples so that batches are those of a whole pass.
+  [[nodiscard]] std::pair<std::size_t, std::size_t> round_rows(std::size_t i, std::size_t rounds) const noexcept {
+    const std::size_t n = packed_.rows, mb = options_.minibatch;
+    auto bound = [&](std::size_t k) { return k == rounds ? n : n * k / rounds / mb * mb; };
+    return {bound(i), bound(i + 1)};
+  }
+  void average_models(History& h) {
+    distributed::average(state_, *group_);
+    ++h.averagings;
+  }
+  //! The group's mean loss per sample plus L2 term from this rank's loss sum over `n` samples
+  //! (the L2 term of each rank's own model: they differ before an averaging).
+  [[nodiscard]] double group_mean_loss(double loss_sum, std::size_t n) const {
+    double v[2] = {loss_sum + static_cast<double>(n) * l2_term(), static_cast<double>(n)};
+    group_->sum(v);
+    return v[0] / v[1];
+  }
+
   //! The zero model's loss: every dot product is 0, so it follows from the labels alone.
   [[nodiscard]] double zero_model_loss() const {
     double loss = 0.0;
@@ -349,6 +523,7 @@ class Sgd {
       }
       for (float c : classes_for_lanes_) loss += model_.loss(0.0, y == c ? 1.0 : -1.0);
     }
+    if (grouped()) return group_mean_loss(loss, packed_.rows); // (the zero model's L2 term is 0)
     return loss / static_cast<double>(packed_.rows);
   }
 
@@ -376,21 +551,30 @@ class Sgd {
   }
 
   //! Regression targets enter the engine as Q9.23 words: |b| must stay below 256.
-  static void check_engine_labels(std::span<const float> labels, const std::string& name) {
+  static void check_engine_labels(std::span<const float> labels, const std::string& name, std::size_t first_row = 0) {
     for (std::size_t i = 0; i < labels.size(); ++i) {
       const float b = labels[i];
       if (!(b >= -256.0f && b < 256.0f))
-        throw Error(name + ": row " + std::to_string(i + 1) + ": label " + detail::show(b) +
+        throw Error(name + ": row " + std::to_string(first_row + i + 1) + ": label " + detail::show(b) +
                     " is outside the engine's Q9.23 range [-256, 256): scale the labels");
     }
   }
 
-  void setup_lanes(std::span<const float> labels, const std::string& name) {
+  //! The lanes from the training labels; `sharded`: `labels` are this rank's share, the
+  //! classes are those of all ranks.
+  void setup_lanes(std::span<const float> labels, const std::string& name, bool sharded) {
     classes_for_lanes_.clear();
     lanes_binarized_ = false;
     all_classes_.clear();
     if (!is_classification()) return;
     all_classes_ = detail::distinct_labels(labels);
+    std::size_t total = labels.size();
+    if (sharded) {
+      all_classes_ = detail::distinct_labels(group_->gather(all_classes_));
+      double n = static_cast<double>(labels.size());
+      group_->sum(std::span(&n, 1));
+      total = static_cast<std::size_t>(n);
+    }
     lanes_binarized_ = true;
     if (options_.positive_label) {
       const float p = *options_.positive_label;
@@ -399,7 +583,7 @@ class Sgd {
       classes_for_lanes_ = {p};
       return;
     }
-    check_class_labels(labels, name);
+    check_class_labels(labels, name, total);
     if (all_classes_.size() < 2)
       throw Error(name + ": a classifier needs at least two classes, found " +
                   std::to_string(all_classes_.size()));
@@ -415,7 +599,7 @@ class Sgd {
   //! A classifier given a regression target trains one lane per distinct value, silently and
   //! uselessly: labels that are not integers, or so many distinct ones that few samples share
   //! each, stop here with the model to use instead.
-  void check_class_labels(std::span<const float> labels, const std::string& name) const {
+  void check_class_labels(std::span<const float> labels, const std::string& name, std::size_t total) const {
     for (std::size_t i = 0; i < labels.size(); ++i) {
       const float y = labels[i];
       if (y != std::nearbyint(y))
@@ -423,7 +607,7 @@ class Sgd {
                     " is not a class (not an integer): for a continuous target train the least-squares model "
                     "(zipml-train --model least-squares)");
     }
-    const std::size_t k = all_classes_.size(), n = labels.size();
+    const std::size_t k = all_classes_.size(), n = total;
     if (k >= kRegressionLikeClasses && n < kMinSamplesPerClass * k)
       throw Error(name + ": " + std::to_string(k) + " distinct labels in " + std::to_string(n) +
                   " samples (fewer than " + std::to_string(kMinSamplesPerClass) +
@@ -488,54 +672,76 @@ class Sgd {
     if (linear_.empty()) throw Error("Sgd: call fit() before predicting");
   }
 
-  //! The loss and metric on the stream's own (quantized) samples, decoded row by row.
-  [[nodiscard]] Evaluated evaluate(const stream::PackedStream& s) const {
+  //! What an evaluation adds up over its rows (finish turns it into means).
+  struct Sums {
+    double loss = 0.0;   //!< the model's loss, summed over rows and lanes
+    double metric = 0.0; //!< rows classified right, or the squared errors
+    std::size_t n = 0;
+  };
+
+  [[nodiscard]] Evaluated finish(const Sums& s) const {
+    const double n = static_cast<double>(s.n);
+    return {s.loss / n + l2_term(), is_classification() ? s.metric / n : std::sqrt(s.metric / n)};
+  }
+  //! finish over the group: every rank's sums (and its own model's L2 term), the same on every rank.
+  [[nodiscard]] Evaluated finish_group(const Sums& s) const {
+    double v[3] = {s.loss + static_cast<double>(s.n) * l2_term(), s.metric, static_cast<double>(s.n)};
+    group_->sum(v);
+    return {v[0] / v[2], is_classification() ? v[1] / v[2] : std::sqrt(v[1] / v[2])};
+  }
+
+  //! The sums on the stream's own (quantized) samples, decoded row by row.
+  [[nodiscard]] Sums sums_of(const stream::PackedStream& s) const {
     const std::size_t n = s.rows, d = s.layout.dim, k = linear_.weights().shape(0);
     const float* w = linear_.weights().data();
     std::vector<float> a(d);
     xt::xtensor<float, 2> dec = xt::xtensor<float, 2>::from_shape({std::size_t{1}, k});
-    double loss = 0.0, metric = 0.0;
+    Sums out;
+    out.n = n;
     for (std::size_t i = 0; i < n; ++i) {
       stream::decode_values(s.features(i), s.layout, a.data());
       for (std::size_t l = 0; l < k; ++l) dec(0, l) = arith::dot(a.data(), w + l * d, d);
       const float y = s.label(i);
       for (std::size_t l = 0; l < k; ++l)
-        loss += model_.loss(dec(0, l), lanes_binarized_ ? (y == classes_for_lanes_[l] ? 1.0f : -1.0f) : y);
+        out.loss += model_.loss(dec(0, l), lanes_binarized_ ? (y == classes_for_lanes_[l] ? 1.0f : -1.0f) : y);
       if (is_classification()) {
-        metric += linear_.correct(dec, 0, y) ? 1.0 : 0.0;
+        out.metric += linear_.correct(dec, 0, y) ? 1.0 : 0.0;
       } else {
         const double e = static_cast<double>(dec(0, 0)) - y;
-        metric += e * e;
+        out.metric += e * e;
       }
     }
-    loss = loss / static_cast<double>(n) + l2_term();
-    metric = is_classification() ? metric / static_cast<double>(n) : std::sqrt(metric / static_cast<double>(n));
-    return {loss, metric};
+    return out;
   }
-
-  [[nodiscard]] Evaluated evaluate(const data::Dataset& ds) const { return evaluate(data::DatasetRows(ds)); }
   template <data::RowSource Rows>
-  [[nodiscard]] Evaluated evaluate(const Rows& rows) const {
+  [[nodiscard]] Sums sums_of(const Rows& rows) const {
     check_trained();
     const auto dec = linear_.decision(rows, options_.threads);
     const std::size_t n = rows.size(), k = dec.shape(1);
-    double loss = 0.0, metric = 0.0;
+    Sums out;
+    out.n = n;
     for (std::size_t i = 0; i < n; ++i) {
       const float y = rows.label(i);
       for (std::size_t l = 0; l < k; ++l) {
         const float b = lanes_binarized_ ? (y == classes_for_lanes_[l] ? 1.0f : -1.0f) : y;
-        loss += model_.loss(dec(i, l), b);
+        out.loss += model_.loss(dec(i, l), b);
       }
       if (is_classification()) {
-        metric += linear_.correct(dec, i, y) ? 1.0 : 0.0;
+        out.metric += linear_.correct(dec, i, y) ? 1.0 : 0.0;
       } else {
         const double e = static_cast<double>(dec(i, 0)) - y;
-        metric += e * e;
+        out.metric += e * e;
       }
     }
-    loss = loss / static_cast<double>(n) + l2_term();
-    metric = is_classification() ? metric / static_cast<double>(n) : std::sqrt(metric / static_cast<double>(n));
-    return {loss, metric};
+    return out;
+  }
+
+  //! The loss and metric on the stream's own (quantized) samples.
+  [[nodiscard]] Evaluated evaluate(const stream::PackedStream& s) const { return finish(sums_of(s)); }
+  [[nodiscard]] Evaluated evaluate(const data::Dataset& ds) const { return evaluate(data::DatasetRows(ds)); }
+  template <data::RowSource Rows>
+  [[nodiscard]] Evaluated evaluate(const Rows& rows) const {
+    return finish(sums_of(rows));
   }
 
   Options options_;
@@ -549,6 +755,8 @@ class Sgd {
   std::vector<float> all_classes_;
   std::vector<float> classes_for_lanes_;
   bool lanes_binarized_ = false;
+  distributed::Collective* group_ = nullptr; //!< distribute(): the ranks (none: this process alone)
+  std::vector<std::uint32_t> shard_rows_;    //!< fit(Dataset) in a group: the rows this rank packed
 };
 
 } // namespace zipml

@@ -1,4 +1,4 @@
-// What several unit tests share: a temporary folder of their own.
+// What several tests share: a temporary folder of their own, a small classification data set.
 #ifndef ZIPML_TESTS_UNIT_SUPPORT_HPP
 #define ZIPML_TESTS_UNIT_SUPPORT_HPP
 
@@ -10,6 +10,10 @@
 #include <system_error>
 
 #include <unistd.h>
+
+#include "zipml/data/dataset.hpp"
+#include "zipml/options.hpp"
+#include "zipml/random.hpp"
 
 // ZIPML_TEST_ASAN: built with AddressSanitizer (gcc or clang), whose runtime owns the allocator
 // and the address space, so allocation probes and address-space limits do not apply.
@@ -48,6 +52,35 @@ struct TempDir {
     return p;
   }
 };
+
+//! Three classes of noisy blobs, the same rows for the same seed: class c raises the features
+//! j with j % 3 == c by `lift` (the rest is uniform in [0, 1 - lift]); column 0 is the bias.
+inline data::Dataset blobs(std::size_t n, std::size_t d, std::uint64_t seed, float lift = 0.5f) {
+  SplitMix64 rng(seed);
+  data::Dataset ds;
+  ds.source = "blobs(seed=" + std::to_string(seed) + ")";
+  ds.features = xt::zeros<float>({n, d});
+  ds.labels = xt::zeros<float>({n});
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t c = rng.below(3);
+    ds.features(i, 0) = 1.0f;
+    for (std::size_t j = 1; j < d; ++j) ds.features(i, j) = (1.0f - lift) * rng.uniform() + (j % 3 == c ? lift : 0.0f);
+    ds.labels(i) = static_cast<float>(c);
+  }
+  return ds;
+}
+
+//! Options of a small data-parallel job: shuffled once, this arithmetic and averaging.
+inline Options averaging_job(Arithmetic a, Averaging avg, std::size_t epochs, float step, std::size_t every) {
+  Options o;
+  o.arithmetic = a;
+  o.epochs = epochs;
+  o.step = step;
+  o.order = Order::Shuffle;
+  o.averaging = avg;
+  o.average_samples = every;
+  return o;
+}
 
 } // namespace zipml::test
 

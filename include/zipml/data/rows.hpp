@@ -8,6 +8,8 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "zipml/data/dataset.hpp"
@@ -42,6 +44,23 @@ class DatasetRows {
 };
 
 static_assert(RowSource<DatasetRows>);
+
+//! Some rows of a RowSource, in a given order (a rank's share of a data set): row i is the
+//! source's row `index[i]`. Views both: they must outlive it.
+template <RowSource Rows>
+class RowSubset {
+ public:
+  RowSubset(const Rows& rows, std::span<const std::uint32_t> index) noexcept : rows_(&rows), index_(index) {}
+  [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
+  [[nodiscard]] std::size_t dim() const noexcept { return rows_->dim(); }
+  [[nodiscard]] std::string name() const { return rows_->name(); }
+  [[nodiscard]] const float* row(std::size_t i, float* buf) const { return rows_->row(index_[i], buf); }
+  [[nodiscard]] float label(std::size_t i) const { return rows_->label(index_[i]); }
+
+ private:
+  const Rows* rows_;
+  std::span<const std::uint32_t> index_;
+};
 
 } // namespace zipml::data
 

@@ -380,6 +380,41 @@ inline void check_for_save(const StreamFileInfo& f, const stream::PackedStream& 
   check_rows(f, [&](std::uint64_t k) { return w[static_cast<std::size_t>(k)]; }, 0, f.rows, what);
 }
 
+//! A regular file opened for reading (closed when it goes), and its size; Error starting with
+//! `cannot` for a missing file, a directory, anything else, or one too big to map.
+struct OpenFile {
+  int fd = -1;
+  std::uint64_t size = 0;
+  OpenFile(const std::filesystem::path& path, const std::string& cannot) {
+    namespace fs = std::filesystem;
+    const std::string name = path.string();
+    std::error_code ec;
+    const auto status = fs::status(path, ec);
+    if (ec && status.type() != fs::file_type::not_found) throw Error(cannot + ": " + ec.message());
+    if (!fs::exists(status)) throw Error(cannot + ": file not found");
+    if (fs::is_directory(status)) throw Error(cannot + ": it is a directory, not a file");
+    if (!fs::is_regular_file(status)) throw Error(cannot + ": not a regular file");
+    fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      throw Error(cannot + ": " + std::strerror(err));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      throw Error(cannot + ": not a regular file");
+    }
+    size = static_cast<std::uint64_t>(st.st_size);
+    if (size > std::numeric_limits<std::size_t>::max() / 2) {
+      ::close(fd);
+      throw Error("'" + name + "': its " + std::to_string(size) + " bytes need more than this machine's address space");
+    }
+  }
+  ~OpenFile() { ::close(fd); }
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+};
+
 //! The data region of `file` (a whole file whose header `f` came from).
 inline std::span<const unsigned char> data_region(const StreamFileInfo& f, std::span<const unsigned char> file) {
   return file.subspan(static_cast<std::size_t>(f.data_offset), static_cast<std::size_t>(f.data_bytes()));
@@ -616,29 +651,11 @@ inline void save_stream(const std::filesystem::path& path, const StreamFileInfo&
 //! while it is loaded (save_stream never does: it renames a new file over it). Throws Error
 //! naming `path` for a missing or unreadable file and everything parse_stream refuses.
 [[nodiscard]] inline LoadedStream load_stream(const std::filesystem::path& path, Verify verify = Verify::Checksum) {
-  namespace fs = std::filesystem;
   const std::string name = path.string();
   const std::string cannot = "cannot load the packed stream '" + name + "'";
-  std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (ec && status.type() != fs::file_type::not_found) throw Error(cannot + ": " + ec.message());
-  if (!fs::exists(status)) throw Error(cannot + ": file not found");
-  if (fs::is_directory(status)) throw Error(cannot + ": it is a directory, not a file");
-  if (!fs::is_regular_file(status)) throw Error(cannot + ": not a regular file");
-  const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    throw Error(cannot + ": " + std::strerror(err));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(cannot + ": not a regular file");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size > std::numeric_limits<std::size_t>::max() / 2)
-    throw Error("'" + name + "': its " + std::to_string(size) + " bytes need more than this machine's address space");
+  const detail::OpenFile opened(path, cannot);
+  const int fd = opened.fd;
+  const std::uint64_t size = opened.size;
   if (size < kStreamMinHeader) { // too small to map usefully (or empty): the same messages from a read
     std::array<unsigned char, kStreamMinHeader> small{};
     const ssize_t got = ::pread(fd, small.data(), small.size(), 0);

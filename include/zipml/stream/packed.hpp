@@ -21,6 +21,9 @@ struct PackedStream {
   Layout layout;
   WordStore words;
   std::size_t rows = 0;
+  //! Where row 0 is in the whole stream, for messages: 0, or a rank's share's first row
+  //! (io::load_stream_rows).
+  std::size_t first_row = 0;
 
   [[nodiscard]] std::span<const Word> row(std::size_t i) const noexcept {
     const std::size_t n = layout.row_words();

@@ -78,6 +78,13 @@ class WordStore {
     return s;
   }
 
+  //! A view of `count` words at `words` that owns nothing: the words must outlive the store
+  //! (Sgd trains a part of a stream through one). Reads like a mapped store.
+  [[nodiscard]] static WordStore view(const Word* words, std::size_t count) {
+    static const auto kNothing = std::make_shared<const MappedRegion>(nullptr, 0);
+    return mapped(kNothing, const_cast<Word*>(words), count); // NOLINT(cppcoreguidelines-pro-type-const-cast): read only
+  }
+
   //! Copies the words into an owned vector (also when `other` is mapped).
   WordStore(const WordStore& other) : owned_(other.begin(), other.end()) {}
   WordStore& operator=(const WordStore& other) {

@@ -106,6 +106,9 @@ struct Connection {
 class Pynq {
  public:
   static constexpr std::string_view name = "pynq";
+  //! The model lives in the engine between epochs, which cannot load one: a process group
+  //! can average only after the last epoch (Averaging::End).
+  static constexpr bool keeps_model = true;
   static constexpr bool supports(Arithmetic a) noexcept { return a == Arithmetic::Engine; }
   //! The bitstreams' MAX_DIM (features including the bias).
   static std::size_t max_dim(Arithmetic) noexcept { return pynq::kMaxDim; }
