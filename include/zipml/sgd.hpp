@@ -268,7 +268,7 @@ class Sgd {
     const std::string name = "packed stream";
     on_every_rank([&] { labels = check_stream(packed, name, test); });
     on_every_rank([&] {
-      setup_lanes(labels, name, grouped()); // (its collective calls come before what can throw)
+      setup_lanes(labels, name, grouped(), packed.first_row); // (its collective calls come before what can throw)
       if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, name, packed.first_row);
       if (options_.arithmetic == Arithmetic::Engine && packed.layout.is_float()) check_engine_features(packed, name);
     });
@@ -561,8 +561,8 @@ class Sgd {
   }
 
   //! The lanes from the training labels; `sharded`: `labels` are this rank's share, the
-  //! classes are those of all ranks.
-  void setup_lanes(std::span<const float> labels, const std::string& name, bool sharded) {
+  //! classes are those of all ranks; `first_row`: where the labels start (messages).
+  void setup_lanes(std::span<const float> labels, const std::string& name, bool sharded, std::size_t first_row = 0) {
     classes_for_lanes_.clear();
     lanes_binarized_ = false;
     all_classes_.clear();
@@ -583,7 +583,7 @@ class Sgd {
       classes_for_lanes_ = {p};
       return;
     }
-    check_class_labels(labels, name, total);
+    check_class_labels(labels, name, total, first_row);
     if (all_classes_.size() < 2)
       throw Error(name + ": a classifier needs at least two classes, found " +
                   std::to_string(all_classes_.size()));
@@ -599,11 +599,12 @@ class Sgd {
   //! A classifier given a regression target trains one lane per distinct value, silently and
   //! uselessly: labels that are not integers, or so many distinct ones that few samples share
   //! each, stop here with the model to use instead.
-  void check_class_labels(std::span<const float> labels, const std::string& name, std::size_t total) const {
+  void check_class_labels(std::span<const float> labels, const std::string& name, std::size_t total,
+                          std::size_t first_row) const {
     for (std::size_t i = 0; i < labels.size(); ++i) {
       const float y = labels[i];
       if (y != std::nearbyint(y))
-        throw Error(name + ": row " + std::to_string(i + 1) + ": label " + detail::show(y) +
+        throw Error(name + ": row " + std::to_string(first_row + i + 1) + ": label " + detail::show(y) +
                     " is not a class (not an integer): for a continuous target train the least-squares model "
                     "(zipml-train --model least-squares)");
     }
