@@ -95,5 +95,8 @@ if "$train" --help | grep -q "verilator: the simulated RTL engine"; then
   refuse verilator-epoch-refused "keeps the model and cannot load an averaged one" -- "${mpi[@]}" "$train" \
     --backend verilator "${small[@]}"
   expect verilator-average-end 0 "summary" -- "${mpi[@]}" "$train" --backend verilator --average end "${small[@]}"
+  # a simulated board on each rank (the board driver's code), one class against the rest
+  expect board-sim-average-end 0 "summary" -- "${mpi[@]}" "$train" --backend pynq --board sim --average end \
+    --positive-label 3 --precision q4 --train-limit 2000 --test-limit 500 --epochs 1 --threads 1 --quiet
 fi
 finish
