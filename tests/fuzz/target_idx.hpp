@@ -101,7 +101,8 @@ inline int idx(const std::uint8_t* data, std::size_t size) {
   put_be32(labels, count);
   for (std::uint32_t i = 0; i < count; ++i) labels.push_back(static_cast<std::uint8_t>(i % 10));
   Outcome o = read_both(data, size, labels.data(), labels.size(), limit, compare);
-  if (o.ds) {
+  // (an input that is itself gzip decodes to other bytes: then only "no other exception" holds)
+  if (o.ds && compare) {
     // Success means the header was self-consistent: check the samples against the bytes.
     const data::Dataset& ds = *o.ds;
     ZIPML_FUZZ_CHECK(size >= 16);
@@ -126,7 +127,7 @@ inline int idx(const std::uint8_t* data, std::size_t size) {
   put_be32(images, 1);
   for (std::uint32_t i = 0; i < count; ++i) images.push_back(static_cast<std::uint8_t>(i));
   o = read_both(images.data(), images.size(), data, size, limit, compare);
-  if (o.ds) {
+  if (o.ds && compare) {
     const data::Dataset& ds = *o.ds;
     ZIPML_FUZZ_CHECK(size == 8 + std::size_t{count});
     ZIPML_FUZZ_CHECK(ds.dim() == 2);
