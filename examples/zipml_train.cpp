@@ -144,14 +144,17 @@ Data load(Settings& s) {
   if (s.stream_file) {
     // A packed stream file: mapped, checked (header, size, CRC, rows), trained from as it is;
     // in an MPI job each rank maps its share of the rows only and the ranks check it together.
-    auto [stream, info] = s.grouped() ? [&] {
+    zipml::stream::PackedStream stream;
+    zipml::io::StreamFileInfo info;
+    if (s.grouped()) {
       auto part = zipml::distributed::load_stream_shard(s.train_file, *s.group);
-      return std::pair(std::move(part.stream), std::move(part.info));
-    }()
-                                      : [&] {
-                                          auto loaded = zipml::io::load_stream(s.train_file);
-                                          return std::pair(std::move(loaded.stream), std::move(loaded.info));
-                                        }();
+      stream = std::move(part.stream);
+      info = std::move(part.info);
+    } else {
+      auto loaded = zipml::io::load_stream(s.train_file);
+      stream = std::move(loaded.stream);
+      info = std::move(loaded.info);
+    }
     d.stream_labels.resize(stream.rows);
     for (std::size_t i = 0; i < stream.rows; ++i) d.stream_labels[i] = stream.label(i);
     d.train_stream = std::move(stream);

@@ -156,8 +156,7 @@ class Sgd {
   [[nodiscard]] static stream::PackedStream pack_for(const Rows& train, const Options& options,
                                                      const distributed::Collective& group) {
     if (group.size() == 1) return pack_for(train, options);
-    const auto rows = shard_rows(train.size(), options, group);
-    return stream::pack<Precision>(train, pack_options(rank_options(options, group), rows, 0));
+    return pack_share(train, options, group, shard_rows(train.size(), options, group), 0);
   }
 
   //! Decision values: N x K (one column per lane).
@@ -220,10 +219,13 @@ class Sgd {
     const auto sh = distributed::shard_of(n, group.rank(), group.size());
     return {all.begin() + static_cast<std::ptrdiff_t>(sh.first), all.begin() + static_cast<std::ptrdiff_t>(sh.last)};
   }
-  //! The options with this rank's seed (what it draws on its own).
-  static Options rank_options(Options o, const distributed::Collective& group) {
-    o.seed = distributed::rank_seed(o.seed, group.rank());
-    return o;
+  //! Rows `rows` of `train` (this rank's, in this order) packed with this rank's seed, as
+  //! quantization `epoch`.
+  template <class Rows> // (a Dataset or a RowSource, as stream::pack takes)
+  static stream::PackedStream pack_share(const Rows& train, Options options, const distributed::Collective& group,
+                                         std::span<const std::uint32_t> rows, std::uint64_t epoch) {
+    options.seed = distributed::rank_seed(options.seed, group.rank());
+    return stream::pack<Precision>(train, pack_options(options, rows, epoch));
   }
 
   static std::string precision_name(unsigned bits) { return bits == 32 ? "float32" : "q" + std::to_string(bits); }
@@ -243,7 +245,7 @@ class Sgd {
       t_pack = std::chrono::steady_clock::now();
       if (grouped()) {
         shard_rows_ = shard_rows(train.size(), options_, *group_);
-        packed_ = stream::pack<Precision>(train, pack_options(rank_options(options_, *group_), shard_rows_, 0));
+        packed_ = pack_share(train, options_, *group_, shard_rows_, 0);
       } else {
         shard_rows_.clear();
         packed_ = pack_for(train, options_);
@@ -401,7 +403,7 @@ class Sgd {
             const auto perm = detail::shuffled_order(order.size(), distributed::rank_seed(options_.seed, group_->rank()), e);
             for (std::size_t i = 0; i < perm.size(); ++i) order[i] = shard_rows_[perm[i]];
           }
-          packed_ = stream::pack<Precision>(*train, pack_options(rank_options(options_, *group_), order, requant ? e : 0));
+          packed_ = pack_share(*train, options_, *group_, order, requant ? e : 0);
         } else {
           if (options_.order != Order::File) order = detail::shuffled_order(train->size(), options_.seed, reshuffle ? e : 0);
           packed_ = stream::pack<Precision>(*train, pack_options(options_, order, requant ? e : 0));
