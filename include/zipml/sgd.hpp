@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -96,6 +97,22 @@ class Sgd {
   //! must outlive the trainer.
   void distribute(distributed::Collective& group) noexcept { group_ = &group; }
   [[nodiscard]] distributed::Collective* group() const noexcept { return group_; }
+
+  //! A warm start (scikit-learn's partial_fit and warm_start): the next fit() starts from
+  //! `initial` instead of the zero model. Its arithmetic must be Options::arithmetic's and its
+  //! shape the job's (lanes x dim with bias), or fit() throws Error. Backends whose engine
+  //! keeps the model (Verilator, Pynq: the engine zeroes it when a job starts) refuse it.
+  //! Used once: the fit after it starts from zero again unless start_from is called again.
+  void start_from(ModelState initial) { initial_ = std::move(initial); }
+
+  //! The classes of a classifier, fixed (scikit-learn's partial_fit(classes=...)): the lanes
+  //! stand for these, sorted, whatever subset of them the training labels show, and a label
+  //! outside them is an Error naming its row. Empty (the default): the training labels' classes.
+  void set_classes(std::vector<float> classes) {
+    for (float c : classes)
+      if (!std::isfinite(c)) throw Error("classes: " + detail::show(c) + " is not a finite label");
+    fixed_classes_ = detail::distinct_labels(classes);
+  }
 
   //! Trains from the zero model for Options::epochs passes (fewer when Options::tol stops it
   //! at a plateau of the training loss); each epoch's figures are Options::evaluation's.
@@ -361,6 +378,8 @@ class Sgd {
     const bool pass_figures = options_.evaluation != Evaluation::Full && reports_pass_loss<BackendT, Model>;
     job_.pass_loss = pass_figures;
     state_.reset(options_.arithmetic, job_.lanes(), packed_.layout.dim);
+    const bool warm = initial_.has_value();
+    if (warm) take_initial();
     refresh_weights();
     auto evaluate_train = [&] {
       if (!grouped()) return train != nullptr ? evaluate(*train) : evaluate(packed_);
@@ -381,7 +400,7 @@ class Sgd {
     h.metric = is_classification() ? "accuracy" : "rmse";
     h.evaluation = pass_figures ? Evaluation::Pass : Evaluation::Full;
     h.pack_seconds = pack_seconds;
-    h.initial_loss = zero_model_loss();
+    h.initial_loss = warm ? evaluate_train().loss : zero_model_loss();
     if (group_ != nullptr) {
       h.ranks = group_->size();
       for (int r = 0; r < h.ranks; ++r) h.rank_seeds.push_back(distributed::rank_seed(options_.seed, r));
@@ -570,6 +589,13 @@ class Sgd {
     all_classes_.clear();
     if (!is_classification()) return;
     all_classes_ = detail::distinct_labels(labels);
+    if (!fixed_classes_.empty()) {
+      for (std::size_t i = 0; i < labels.size(); ++i)
+        if (!std::binary_search(fixed_classes_.begin(), fixed_classes_.end(), labels[i]))
+          throw Error(name + ": row " + std::to_string(first_row + i + 1) + ": label " + detail::show(labels[i]) +
+                      " is not one of the " + std::to_string(fixed_classes_.size()) + " classes given");
+      all_classes_ = fixed_classes_;
+    }
     std::size_t total = labels.size();
     if (sharded) {
       all_classes_ = detail::distinct_labels(group_->gather(all_classes_));
@@ -662,6 +688,27 @@ class Sgd {
                     "binarized labels");
     }
     return c;
+  }
+
+  //! start_from's model in place of the zero model state_ was reset to (train_packed).
+  void take_initial() {
+    ModelState m = std::move(*initial_);
+    initial_.reset();
+    if constexpr (requires { BackendT::keeps_model; })
+      throw Error(std::string(BackendT::name) +
+                  " backend: its engine starts every job from the zero model and cannot load one, so it cannot "
+                  "continue training (partial_fit, warm start): train on the CPU backend for that");
+    if (m.arithmetic != state_.arithmetic)
+      throw Error(std::string("warm start: the model was trained with the ") + std::string(to_string(m.arithmetic)) +
+                  " arithmetic, this job runs the " + std::string(to_string(state_.arithmetic)) + " arithmetic");
+    if (m.lanes != state_.lanes || m.dim != state_.dim)
+      throw Error("warm start: the model has " + std::to_string(m.lanes) + " lanes of " + std::to_string(m.dim) +
+                  " weights, this job trains " + std::to_string(state_.lanes) + " lanes of " +
+                  std::to_string(state_.dim) + " (the classes or the features differ)");
+    const std::size_t n = m.lanes * m.dim;
+    if ((m.arithmetic == Arithmetic::Engine ? m.fixed.size() : m.real.size()) != n)
+      throw Error("warm start: the model's words are not lanes x dim");
+    state_ = std::move(m);
   }
 
   void refresh_weights() {
@@ -758,6 +805,8 @@ class Sgd {
   std::vector<float> all_classes_;
   std::vector<float> classes_for_lanes_;
   bool lanes_binarized_ = false;
+  std::optional<ModelState> initial_;         //!< start_from(): the next fit's first model
+  std::vector<float> fixed_classes_;          //!< set_classes(): the classifier's classes
   distributed::Collective* group_ = nullptr; //!< distribute(): the ranks (none: this process alone)
   std::vector<std::uint32_t> shard_rows_;    //!< fit(Dataset) in a group: the rows this rank packed
 };

@@ -535,3 +535,64 @@ TEST_CASE("a packed stream that does not fit the trainer is refused, saying why"
   CHECK_THROWS_WITH_AS(F32(eng).fit(std::move(f32)), doctest::Contains("row 6, feature 3: value 3"),
                        Error);
 }
+
+TEST_CASE("a warm start continues training: one epoch after another is the two-epoch model, bit for bit") {
+  const std::uint64_t seed = 131;
+  INFO("seed=", seed);
+  const auto train = synthetic(400, 11, 3, seed);
+  for (const Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    INFO("arithmetic ", to_string(a));
+    Options two = small_job(a, 2, 1), one = small_job(a, 1, 1);
+    Sgd<L2Svm, Quantized<4>, Cpu> whole(two), first(one), second(one);
+    whole.fit(train);
+    first.fit(train);
+    second.start_from(first.state());
+    const History h = second.fit(train);
+    CHECK(second.state().fixed == whole.state().fixed);
+    CHECK(second.state().real == whole.state().real);
+    // the starting loss is the warm model's, not the zero model's
+    CHECK(h.initial_loss < first.fit(train).initial_loss);
+    // used once: the next fit starts from zero again
+    second.fit(train);
+    CHECK(second.state().fixed == first.state().fixed);
+    CHECK(second.state().real == first.state().real);
+  }
+}
+
+TEST_CASE("a warm start that does not fit the job is refused, saying why") {
+  const auto train = synthetic(200, 9, 3, 132);
+  Sgd<L2Svm, Float32, Cpu> sgd(small_job(Arithmetic::Float, 1, 1));
+  ModelState m;
+  m.reset(Arithmetic::Engine, 3, 9);
+  sgd.start_from(m);
+  CHECK_THROWS_WITH_AS(sgd.fit(train), doctest::Contains("trained with the engine arithmetic"), Error);
+  m.reset(Arithmetic::Float, 2, 9);
+  sgd.start_from(m);
+  CHECK_THROWS_WITH_AS(sgd.fit(train), doctest::Contains("2 lanes of 9 weights, this job trains 3 lanes of 9"), Error);
+}
+
+TEST_CASE("fixed classes: a batch with only some of them trains a lane for each; a label outside is refused") {
+  const std::uint64_t seed = 133;
+  INFO("seed=", seed);
+  auto train = synthetic(300, 9, 3, seed);
+  // keep the rows of classes 0 and 1 only
+  std::vector<std::size_t> keep;
+  for (std::size_t i = 0; i < train.size(); ++i)
+    if (train.labels(i) != 2.0f) keep.push_back(i);
+  data::Dataset part;
+  part.source = "two classes";
+  part.features = xt::zeros<float>({keep.size(), train.dim()});
+  part.labels = xt::zeros<float>({keep.size()});
+  for (std::size_t r = 0; r < keep.size(); ++r) {
+    for (std::size_t j = 0; j < train.dim(); ++j) part.features(r, j) = train.features(keep[r], j);
+    part.labels(r) = train.labels(keep[r]);
+  }
+  Sgd<L2Svm, Float32, Cpu> sgd(small_job(Arithmetic::Float, 1, 1));
+  sgd.set_classes({2.0f, 0.0f, 1.0f, 1.0f});
+  sgd.fit(part);
+  CHECK(sgd.classes() == std::vector<float>{0.0f, 1.0f, 2.0f});
+  CHECK(sgd.weights().shape(0) == 3);
+  sgd.set_classes({0.0f, 1.0f});
+  CHECK_THROWS_WITH_AS(sgd.fit(train), doctest::Contains("is not one of the 2 classes given"), Error);
+  CHECK_THROWS_AS(sgd.set_classes({0.0f, std::nanf("")}), Error);
+}
