@@ -794,6 +794,40 @@ TEST_SUITE("scaling") {
     }
   }
 
+  TEST_CASE("ScaledRows gives the rows MinMaxScaler::apply leaves, bit for bit, both axes and ranges") {
+    const unsigned seed = 78;
+    INFO("seed=", seed);
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(-2.0F, 30.0F);
+    std::vector<std::vector<float>> rows(200, std::vector<float>(17));
+    for (auto& r : rows)
+      for (auto& v : r) v = dist(rng);
+    rows[3].assign(17, 5.0F); // a constant row, and so constant-free columns
+    for (const Range range : {Range::ZeroOne, Range::MinusOneOne}) {
+      for (const Axis axis : {Axis::Columns, Axis::Rows}) {
+        const Dataset raw = make_dataset(rows, std::vector<float>(rows.size(), 1.0F), "random");
+        MinMaxScaler scaler;
+        scaler.fit(raw, range, axis);
+        Dataset scaled = raw;
+        scaler.apply(scaled);
+        const DatasetRows source(raw);
+        const ScaledRows view(source, scaler);
+        std::vector<float> buf(raw.dim());
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+          const float* r = view.row(i, buf.data());
+          for (std::size_t j = 0; j < raw.dim(); ++j)
+            REQUIRE(std::bit_cast<std::uint32_t>(r[j]) == std::bit_cast<std::uint32_t>(scaled.features(i, j)));
+        }
+      }
+    }
+    MinMaxScaler cols;
+    cols.fit(make_dataset(rows, std::vector<float>(rows.size(), 1.0F)), Range::ZeroOne, Axis::Columns);
+    const Dataset narrow = make_dataset({{1, 2}}, {0}, "narrow");
+    const DatasetRows narrow_rows(narrow);
+    CHECK_THROWS_WITH_AS(ScaledRows(narrow_rows, cols), doctest::Contains("narrow: has 3 columns, but the scaler was fit on 18"),
+                         zipml::Error);
+  }
+
   TEST_CASE("label scaling round trip") {
     Dataset ds = make_dataset({{0}, {0}, {0}}, {2, 4, 10});
     const LabelScaler s = scale_labels(ds, Range::ZeroOne);

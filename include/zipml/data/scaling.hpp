@@ -20,6 +20,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "zipml/data/dataset.hpp"
+#include "zipml/data/rows.hpp"
 #include "zipml/error.hpp"
 
 namespace zipml::data {
@@ -208,30 +209,52 @@ class MinMaxScaler {
                   " columns, but the scaler was fit on " + std::to_string(min_.size()) +
                   " (bias included)");
     }
+    const RowScaling scale(*this);
     float* x = ds.features.data();
-    if (axis_ == Axis::Rows) {
-      for (std::size_t i = 0; i < ds.size() && d > 1; ++i, x += d) {
+    for (std::size_t i = 0; i < ds.size(); ++i, x += d) scale(x, d);
+  }
+
+  //! What apply() does to one row, its per-column constants computed once: a row of d
+  //! columns (bias first) scaled in place. ScaledRows scales the rows of any RowSource with
+  //! it as they are read (a NumPy array's, without a scaled copy of the matrix).
+  class RowScaling {
+   public:
+    explicit RowScaling(const MinMaxScaler& s) : range_(s.range_), axis_(s.axis_) {
+      if (!s.fitted_) throw Error("MinMaxScaler: used before fit");
+      if (axis_ == Axis::Rows) return;
+      const std::size_t d = s.min_.size();
+      lo_.assign(d, 0.0);
+      span_.assign(d, 1.0);
+      live_.assign(d, 0);
+      for (std::size_t j = 1; j < d; ++j) {
+        lo_[j] = s.min_[j];
+        live_[j] = s.max_[j] > s.min_[j];
+        span_[j] = live_[j] ? static_cast<double>(s.max_[j]) - s.min_[j] : 1.0;
+      }
+    }
+    //! Columns: the width the scaler was fitted on (bias included); Rows: 0 (any width).
+    [[nodiscard]] std::size_t dim() const noexcept { return lo_.size(); }
+    void operator()(float* x, std::size_t d) const noexcept {
+      if (axis_ == Axis::Rows) {
+        if (d < 2) return;
         const auto [lo, hi] = detail::min_max(x + 1, d - 1);
         detail::scale_span(x + 1, d - 1, lo, hi, range_);
+        return;
       }
-      return;
-    }
-    // Columns: scale_one per value, from per-column constants (the same operations).
-    std::vector<double> lo(d), span(d);
-    std::vector<std::uint8_t> live(d);
-    for (std::size_t j = 1; j < d; ++j) {
-      lo[j] = min_[j];
-      live[j] = max_[j] > min_[j];
-      span[j] = live[j] ? static_cast<double>(max_[j]) - min_[j] : 1.0;
-    }
-    const bool zero_one = range_ == Range::ZeroOne;
-    for (std::size_t i = 0; i < ds.size(); ++i, x += d) {
+      // Columns: scale_one per value, from per-column constants (the same operations).
+      const bool zero_one = range_ == Range::ZeroOne;
       for (std::size_t j = 1; j < d; ++j) {
-        const double t = detail::clamp01((static_cast<double>(x[j]) - lo[j]) / span[j]);
-        x[j] = live[j] ? static_cast<float>(zero_one ? t : 2.0 * t - 1.0) : 0.0F;
+        const double t = detail::clamp01((static_cast<double>(x[j]) - lo_[j]) / span_[j]);
+        x[j] = live_[j] ? static_cast<float>(zero_one ? t : 2.0 * t - 1.0) : 0.0F;
       }
     }
-  }
+
+   private:
+    Range range_;
+    Axis axis_;
+    std::vector<double> lo_, span_;
+    std::vector<std::uint8_t> live_;
+  };
 
   //! A fitted scaler rebuilt from what range(), axis(), min() and max() returned (a saved
   //! model). Columns: `min` and `max` hold one finite value per column, bias included, with
@@ -280,6 +303,33 @@ class MinMaxScaler {
   Axis axis_ = Axis::Columns;
   std::vector<float> min_, max_;
   bool fitted_ = false;
+};
+
+//! A RowSource's rows scaled by a fitted MinMaxScaler as they are read: row i is the source's
+//! row i as MinMaxScaler::apply would leave it, bit for bit, without a scaled copy of the
+//! matrix. Views the source: it must outlive this.
+template <RowSource Rows>
+class ScaledRows {
+ public:
+  ScaledRows(const Rows& rows, const MinMaxScaler& scaler) : rows_(&rows), scale_(scaler) {
+    if (scale_.dim() != 0 && scale_.dim() != rows.dim())
+      throw Error(rows.name() + ": has " + std::to_string(rows.dim()) + " columns, but the scaler was fit on " +
+                  std::to_string(scale_.dim()) + " (bias included)");
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return rows_->size(); }
+  [[nodiscard]] std::size_t dim() const noexcept { return rows_->dim(); }
+  [[nodiscard]] std::string name() const { return rows_->name(); }
+  [[nodiscard]] const float* row(std::size_t i, float* buf) const {
+    const float* r = rows_->row(i, buf);
+    if (r != buf) std::copy(r, r + dim(), buf);
+    scale_(buf, dim());
+    return buf;
+  }
+  [[nodiscard]] float label(std::size_t i) const { return rows_->label(i); }
+
+ private:
+  const Rows* rows_;
+  MinMaxScaler::RowScaling scale_;
 };
 
 //! fit + apply on one set; for a train/test pair use a MinMaxScaler fit on the training set.
