@@ -116,6 +116,7 @@ class _ZipmlSGD(BaseEstimator):
         self.t_ = self.n_iter_ * n_samples
         self.loss_curve_ = [e["train_loss"] for e in trained.history]
         self.step_ = trained.step
+        self.precision_ = trained.precision  # (a packed stream's own, when fit from one)
         self.scaling_ = trained.scaling
         self.order_ = trained.ordering
         self.stream_bytes_ = trained.stream_bytes
@@ -195,7 +196,8 @@ class _ZipmlSGD(BaseEstimator):
         return _validate_data(self, X, dtype=np.float32, order="C", reset=False)
 
     def _decision(self, X):
-        return self._trained.decision(self._input(X), self.threads)
+        X = self._input(X)
+        return self._trained.decision(X, self.threads)
 
     def save(self, path):
         """Write the model in zipml's saved-model format: ``zipml-predict --model`` reads it."""
@@ -327,7 +329,8 @@ class SGDClassifier(ClassifierMixin, _ZipmlSGD):
         return d[:, 0].copy() if d.shape[1] == 1 else d
 
     def predict(self, X):
-        labels = self._trained.predict(self._input(X), self.threads)
+        X = self._input(X)
+        labels = self._trained.predict(X, self.threads)
         idx = np.searchsorted(self._cpp_labels, labels)
         return self.classes_[np.clip(idx, 0, len(self.classes_) - 1)]
 
@@ -403,4 +406,5 @@ class SGDRegressor(RegressorMixin, _ZipmlSGD):
         return self._partial(X, y)
 
     def predict(self, X):
-        return self._trained.predict(self._input(X), self.threads)
+        X = self._input(X)
+        return self._trained.predict(X, self.threads)
