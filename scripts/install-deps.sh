@@ -28,8 +28,9 @@ declare -A group_packages=(
   # (simulation and synthesis), the main job's data (Fashion-MNIST in
   # /usr/share/datasets/fashion-mnist), plots, the interop tests (LIBSVM's svm-scale,
   # numpy and scikit-learn for zero-based svmlight files) and the defaults suite (liblinear's
-  # train and predict programs as the reference), and Open MPI (mpirun -np P zipml-train, the
-  # mpi suite)
+  # train and predict programs as the reference), Open MPI (mpirun -np P zipml-train, the
+  # mpi suite), and the Python package (pybind11, meson-python, pytest, matplotlib for the
+  # examples, venv for the pip-install test)
   [base]="build-essential meson ninja-build pkg-config cmake git
           libboost-dev xtensor-dev libxsimd-dev xtl-dev zlib1g-dev libdeflate-dev
           doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
@@ -37,7 +38,8 @@ declare -A group_packages=(
           dataset-fashion-mnist
           gnuplot-nox
           libsvm-tools liblinear-tools python3-numpy python3-sklearn
-          libopenmpi-dev openmpi-bin"
+          libopenmpi-dev openmpi-bin
+          pybind11-dev python3-dev python3-mesonpy python3-pytest python3-matplotlib python3-venv"
   # scripts/fuzz.sh: clang++ with libFuzzer and the sanitizer runtimes
   [fuzz]="clang libclang-rt-14-dev"
   # scripts/cross-test.sh: the cross compilers and qemu to run the board programs' tests.

@@ -44,6 +44,23 @@ class ArrayRows {
 };
 static_assert(data::RowSource<ArrayRows>);
 
+//! A RowSource's rows with other labels: the ones trained on (scaled targets, or class
+//! indices in place of a classifier's labels). Views both.
+template <data::RowSource Rows>
+class WithLabels {
+ public:
+  WithLabels(const Rows& rows, const std::vector<float>& labels) noexcept : rows_(&rows), labels_(&labels) {}
+  [[nodiscard]] std::size_t size() const noexcept { return rows_->size(); }
+  [[nodiscard]] std::size_t dim() const noexcept { return rows_->dim(); }
+  [[nodiscard]] std::string name() const { return rows_->name(); }
+  [[nodiscard]] const float* row(std::size_t i, float* buf) const { return rows_->row(i, buf); }
+  [[nodiscard]] float label(std::size_t i) const noexcept { return (*labels_)[i]; }
+
+ private:
+  const Rows* rows_;
+  const std::vector<float>* labels_;
+};
+
 //! What an estimator asks for: its parameters, resolved to names the library knows (the
 //! Python side checks the spellings and says what is allowed).
 struct Spec {

@@ -198,16 +198,7 @@ Trained train(const Spec& s, const Prepared& d, const Trained* previous, const E
     // Straight from the array's rows (scaled as they are read): no copy of the matrix.
     const auto t_pack = std::chrono::steady_clock::now();
     auto packed = with_rows(d, [&](const auto& rows) {
-      struct Labelled { // the rows with the labels trained on (scaled, or class indices)
-        const std::remove_cvref_t<decltype(rows)>& r;
-        const std::vector<float>& y;
-        std::size_t size() const { return r.size(); }
-        std::size_t dim() const { return r.dim(); }
-        std::string name() const { return r.name(); }
-        const float* row(std::size_t i, float* buf) const { return r.row(i, buf); }
-        float label(std::size_t i) const { return y[i]; }
-      };
-      return Sgd<Model, Precision, B>::pack_for(Labelled{rows, d.labels}, o);
+      return Sgd<Model, Precision, B>::pack_for(WithLabels(rows, d.labels), o);
     });
     const double pack_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_pack).count();
     t.history = sgd.fit(std::move(packed));

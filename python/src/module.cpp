@@ -485,15 +485,7 @@ PYBIND11_MODULE(_core, m) {
             throw Error("order '" + s.order + "': a packed stream is in file order or shuffled once ('file', 'shuffle')");
           py::gil_scoped_release nogil;
           python::with_rows(d, [&](const auto& rows) {
-            struct Labelled {
-              const std::remove_cvref_t<decltype(rows)>& r;
-              const std::vector<float>& y;
-              std::size_t size() const { return r.size(); }
-              std::size_t dim() const { return r.dim(); }
-              std::string name() const { return r.name(); }
-              const float* row(std::size_t i, float* buf) const { return r.row(i, buf); }
-              float label(std::size_t i) const { return y[i]; }
-            } lab{rows, d.labels};
+            const python::WithLabels lab(rows, d.labels);
             out.packed = Sgd<LeastSquares, P, Cpu>::pack_for(lab, o);
             stream::PackOptions po;
             po.range = o.range;
