@@ -59,6 +59,10 @@ class _ZipmlSGD(BaseEstimator):
             raise ValueError("double_sampling=True needs a quantized precision with rounding='stochastic' "
                              "(two independent stochastic quantizations of each sample)")
         s.double_sampling = bool(self.double_sampling)
+        if self.requantize and (self.rounding != "stochastic" or self.precision == "float32"):
+            raise ValueError("requantize=True needs a quantized precision with rounding='stochastic' "
+                             "(a fresh stochastic quantization every epoch)")
+        s.requantize = bool(self.requantize)
         s.backend = _check_choice("backend", self.backend, _BACKENDS)
         if s.backend not in _core.backends:
             raise ValueError(f"backend={self.backend!r}: this zipml was built without it "
@@ -225,6 +229,11 @@ class SGDClassifier(ClassifierMixin, _ZipmlSGD):
     double_sampling : bool
         Two independent stochastic quantizations per sample (unbiased gradients; needs
         ``rounding='stochastic'``).
+    requantize : bool
+        A fresh stochastic quantization of the samples every epoch (else one, at packing). With
+        double sampling at 2 bits, training on one fixed pair of quantizations can diverge
+        (measured on the diabetes data: examples/python/regression_double_sampling.py); fresh
+        ones give the unbiased gradients the method promises. Costs a re-pack per epoch.
     step : 'auto' or float
         Step size; ``'auto'`` picks one per precision from the rows' mean squared norm (as
         ``zipml-train --step auto``).
@@ -267,13 +276,14 @@ class SGDClassifier(ClassifierMixin, _ZipmlSGD):
     """
 
     def __init__(self, loss="l2svm", precision="float32", rounding="nearest", double_sampling=False,
-                 step="auto", epochs="auto", tol=None, C_pos=1.0, C_neg=1.5, l2=0.0, minibatch=1,
+                 requantize=False, step="auto", epochs="auto", tol=None, C_pos=1.0, C_neg=1.5, l2=0.0, minibatch=1,
                  scale="auto", range="auto", order="auto", backend="cpu", board="sim", bitstream=None,
                  arithmetic="auto", threads=0, random_state=None, verbose=0):
         self.loss = loss
         self.precision = precision
         self.rounding = rounding
         self.double_sampling = double_sampling
+        self.requantize = requantize
         self.step = step
         self.epochs = epochs
         self.tol = tol
@@ -366,13 +376,14 @@ class SGDRegressor(RegressorMixin, _ZipmlSGD):
     _regression = True
 
     def __init__(self, loss="squared_error", precision="float32", rounding="nearest", double_sampling=False,
-                 step="auto", epochs="auto", tol=None, l2=0.0, minibatch=1, scale="auto", range="auto",
+                 requantize=False, step="auto", epochs="auto", tol=None, l2=0.0, minibatch=1, scale="auto", range="auto",
                  scale_y="none", order="auto", backend="cpu", board="sim", bitstream=None, arithmetic="auto",
                  threads=0, random_state=None, verbose=0):
         self.loss = loss
         self.precision = precision
         self.rounding = rounding
         self.double_sampling = double_sampling
+        self.requantize = requantize
         self.step = step
         self.epochs = epochs
         self.tol = tol
