@@ -19,6 +19,7 @@
 #include "zipml/backend/pynq.hpp"
 #include "zipml/distributed/collective.hpp"
 #include "zipml/io/stream_file.hpp"
+#include "zipml/names.hpp"
 #include "zipml/zipml.hpp"
 #ifdef ZIPML_HAVE_VERILATOR
 #include "zipml/backend/verilator.hpp"
@@ -28,22 +29,13 @@ namespace zipml::train {
 
 namespace hana = boost::hana;
 
-// The compile-time maps from the names users type to the policy types: adding a model, a
-// precision or a backend is one line here, and no switch ladder has to follow.
-constexpr auto kModels = hana::make_tuple(
-    hana::make_pair(BOOST_HANA_STRING("l2svm"), hana::type_c<zipml::L2Svm>),
-    hana::make_pair(BOOST_HANA_STRING("logistic"), hana::type_c<zipml::Logistic>),
-    hana::make_pair(BOOST_HANA_STRING("least-squares"), hana::type_c<zipml::LeastSquares>));
-
+// The compile-time maps from the names users type to the policy types (zipml/names.hpp).
+using names::kModels;
+using names::kRoundings;
 template <class Rounding>
 constexpr auto precisions_with() {
-  return hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("q8"), hana::type_c<zipml::Quantized<8, Rounding>>),
-                          hana::make_pair(BOOST_HANA_STRING("q4"), hana::type_c<zipml::Quantized<4, Rounding>>),
-                          hana::make_pair(BOOST_HANA_STRING("q2"), hana::type_c<zipml::Quantized<2, Rounding>>),
-                          hana::make_pair(BOOST_HANA_STRING("q1"), hana::type_c<zipml::Quantized<1, Rounding>>));
+  return names::quantized_with<Rounding>();
 }
-constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<zipml::Nearest>),
-                                             hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<zipml::Stochastic>));
 // The backends built into this program. The Verilator backend (a cycle-accurate simulation of
 // the RTL engine) is built in when Meson found Verilator (ZIPML_HAVE_VERILATOR); the PYNQ
 // board backend always (--board sim, its simulated board, needs Verilator too).
@@ -65,18 +57,7 @@ constexpr ComingBackend kComingBackends[] = {
                   "reconfigure the build); --backend cpu --arithmetic engine computes the same model bit for bit"},
 };
 
-//! Calls f(type_c<T>) for the entry of `map` named `name`; false if there is none.
-template <class Map, class F>
-bool dispatch(const Map& map, std::string_view name, F&& f) {
-  bool found = false;
-  hana::for_each(map, [&](auto entry) {
-    if (!found && name == hana::to<const char*>(hana::first(entry))) {
-      found = true;
-      f(hana::second(entry));
-    }
-  });
-  return found;
-}
+using names::dispatch;
 
 template <class Map>
 bool contains(const Map& map, std::string_view name) {

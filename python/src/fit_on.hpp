@@ -13,6 +13,7 @@
 #include <boost/hana.hpp>
 
 #include "core.hpp"
+#include "zipml/names.hpp"
 #include "zipml/backend/pynq.hpp"
 #ifdef ZIPML_HAVE_VERILATOR
 #include "zipml/backend/pynq/sim/verilated.hpp"
@@ -22,33 +23,10 @@
 namespace zipml::python {
 
 namespace hana = boost::hana;
-
-// The names the estimators pass, mapped to the policy types (as zipml-train's settings.hpp).
-constexpr auto kModels = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("l2svm"), hana::type_c<L2Svm>),
-                                          hana::make_pair(BOOST_HANA_STRING("logistic"), hana::type_c<Logistic>),
-                                          hana::make_pair(BOOST_HANA_STRING("least-squares"), hana::type_c<LeastSquares>));
-template <class R>
-constexpr auto quantized_with() {
-  return hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("q8"), hana::type_c<Quantized<8, R>>),
-                          hana::make_pair(BOOST_HANA_STRING("q4"), hana::type_c<Quantized<4, R>>),
-                          hana::make_pair(BOOST_HANA_STRING("q2"), hana::type_c<Quantized<2, R>>),
-                          hana::make_pair(BOOST_HANA_STRING("q1"), hana::type_c<Quantized<1, R>>));
-}
-constexpr auto kRoundings = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("nearest"), hana::type_c<Nearest>),
-                                             hana::make_pair(BOOST_HANA_STRING("stochastic"), hana::type_c<Stochastic>));
-
-//! f(type_c<T>) for the entry of `map` named `name`; false if there is none.
-template <class Map, class F>
-bool dispatch(const Map& map, const std::string& name, F&& f) {
-  bool found = false;
-  hana::for_each(map, [&](auto entry) {
-    if (!found && name == hana::to<const char*>(hana::first(entry))) {
-      found = true;
-      f(hana::second(entry));
-    }
-  });
-  return found;
-}
+using names::dispatch;
+using names::kModels;
+using names::kRoundings;
+using names::quantized_with;
 
 //! f(type_c<Precision>) for the spec's precision and rounding.
 template <class F>
