@@ -9,7 +9,7 @@
 #
 # BUILD_DIR is a configured Meson build directory (default: build); the script builds
 # tests/cosim/engine_cycles there (`ninja -C BUILD_DIR engine-lanes` runs it all). Precisions
-# default to 32 8 4 (32 = float32). Environment:
+# default to 32 8 4 2 1 (32 = float32). Environment:
 #   MAX_DIM  engine MAX_DIM for synthesis (default 1024: d = 785 fits)
 #   JOBS     parallel Yosys runs (default 2); each run takes minutes, a 10-lane one longer
 #   KMAX     largest K searched (default 16: ten classes need 10)
@@ -27,7 +27,7 @@ root="$(dirname "$here")"
 build="${1:-build}"
 shift $(( $# > 1 ? 1 : $# ))
 precisions=("$@")
-[ ${#precisions[@]} -eq 0 ] && precisions=(32 8 4)
+[ ${#precisions[@]} -eq 0 ] && precisions=(32 8 4 2 1)
 max_dim="${MAX_DIM:-1024}"
 jobs="${JOBS:-2}"
 kmax="${KMAX:-16}"
@@ -78,17 +78,26 @@ echo "== Yosys 0.23 synth_xilinx, xc7z020, MAX_DIM $max_dim (d = $d), $(date -u 
 synth_all 1 "${precisions[@]}"
 synth_all 2 "${precisions[@]}"
 
-declare -A best bind
+# lanes_fitting K1 K2 CAP: lanes of one resource the device holds, from its use at K = 1 and 2
+# (per lane = K2 - K1, shared = K1 - per lane); 1000000 when a lane needs none of it
+lanes_fitting() {
+  awk -v a="$1" -v b="$2" -v cap="$3" 'BEGIN { inc = b - a; base = a - inc; printf "%.3f", (inc > 0) ? (cap - base) / inc : 1000000 }'
+}
+
+declare -A best bind bound bound_by
 for p in "${precisions[@]}"; do
   read -r -a r1 <<< "$(synth "$p" 1)"
   read -r -a r2 <<< "$(synth "$p" 2)"
-  # per-lane cost from K = 1 -> 2; the prediction is the resource that runs out first
-  pred=1000000 binding=""
+  # per-lane cost from K = 1 -> 2; the prediction is the resource that runs out first, and
+  # ten lanes need at least 10 / (its lanes) cycles per word (below)
+  pred=1000000 binding="" least=1000000
   for i in 0 1 2 3; do
-    k=$(awk -v a="${r1[$i]}" -v b="${r2[$i]}" -v cap="${dev[$i]}" \
-      'BEGIN { inc = b - a; base = a - inc; print (inc > 0) ? int((cap - base) / inc) : 1000000 }')
+    f=$(lanes_fitting "${r1[$i]}" "${r2[$i]}" "${dev[$i]}")
+    k=${f%.*}
     if [ "$k" -lt "$pred" ]; then pred=$k; binding=${names[$i]}; fi
+    if awk -v x="$f" -v y="$least" 'BEGIN { exit !(x < y) }'; then least=$f; bound_by[$p]=${names[$i]}; fi
   done
+  bound[$p]=$(awk -v f="$least" 'BEGIN { printf "%.2f", 10 / f }')
   [ "$pred" -gt "$kmax" ] && binding="$binding (predicted at K = $((pred + 1)), beyond KMAX)" && pred=$kmax
   [ "$pred" -lt 1 ] && pred=1
   # bisection between the largest K known to fit and the smallest known not to, probing the
@@ -127,6 +136,13 @@ for p in "${precisions[@]}"; do
     [ "${best[$p]}" = 1 ] && break
   done
 done
+
+echo
+echo "== ten lanes: the fewest cycles per stream word any design with this arithmetic could take, if each"
+echo "   lane's datapath were shared s ways with no overhead: shared + 10 x (per lane) / s must fit every"
+echo "   resource (per lane and shared from K = 1 and 2; docs/RTL.md \"Ten lanes at 4, 2 and 1 bits\")"
+printf '%-9s %12s %12s\n' precision 'cycles/word' 'bound by'
+for p in "${precisions[@]}"; do printf '%-9s %12s %12s\n' "$(pname "$p")" "${bound[$p]}" "${bound_by[$p]}"; done
 
 echo
 echo "== simulated cycles per stream word, d = $d, $rows rows (tests/cosim/engine_cycles)"

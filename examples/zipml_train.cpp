@@ -463,7 +463,12 @@ int run(Settings& s) {
                           {"initial_train_loss", r.history.initial_loss},
                           {"median_seconds_per_epoch", median_seconds(r.history)},
                           {"stream_bytes_per_epoch", r.stream_bytes},
+                          {"lanes", r.lanes},
                           {"history", hist}};
+    if (r.engine_lanes > 0) {
+      run["engine_lanes"] = r.engine_lanes;
+      run["passes_per_epoch"] = r.passes;
+    }
     if (s.group != nullptr) {
       run["ranks"] = r.history.ranks;
       run["averaging"] = zipml::to_string(s.opt.averaging);

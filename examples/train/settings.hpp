@@ -116,6 +116,9 @@ struct RunResult {
   zipml::History history;
   float step = 0.0f;            //!< the step it trained with (chosen, or --step)
   std::size_t stream_bytes = 0; //!< packed bytes sent per epoch
+  std::size_t lanes = 0;        //!< model lanes trained (one per class, one-vs-rest; else 1)
+  std::size_t engine_lanes = 0; //!< --backend pynq: the board engine's lanes (ENGINE_INFO)
+  std::size_t passes = 0;       //!< --backend pynq: passes over the stream per epoch
   std::string saved, npy;       //!< files written for this precision
   double fit_seconds = 0.0;     //!< Sgd::fit as a whole (pack, epochs, evaluation, set-up)
   double save_seconds = 0.0;    //!< writing --save and --export-npy

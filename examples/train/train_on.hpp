@@ -154,6 +154,14 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
   progress.end_precision();
   const auto t_save = std::chrono::steady_clock::now();
   r.stream_bytes = sgd.packed().bytes();
+  r.lanes = sgd.state().lanes;
+  if constexpr (std::is_same_v<Backend, zipml::Pynq>) {
+    r.engine_lanes = sgd.backend().engine_info().lanes;
+    r.passes = sgd.backend().passes_per_epoch();
+    if (!s.quiet)
+      progress.print(fmt::format("board: {} model lane{} on an engine of {}: {} pass{} over the stream per epoch\n",
+                                 r.lanes, r.lanes == 1 ? "" : "s", r.engine_lanes, r.passes, r.passes == 1 ? "" : "es"));
+  }
   if (!s.save.empty() && s.writes_outputs()) {
     r.saved = cli::for_precision(s.save, label, s.precisions.size()).string();
     zipml::io::save_model(r.saved, zipml::io::snapshot(sgd, d.scaler, d.label_scaler));

@@ -41,6 +41,9 @@ struct TrainJob {
   //! Ask the pass for its training loss (PassLoss): each sample's loss under the dot products
   //! its update used, i.e. before that update. Backends that cannot report it ignore this.
   bool pass_loss = false;
+  //! Every epoch passes the same stream (false: Sgd re-packs it, shuffled or re-quantized,
+  //! before each). A backend that trains groups of lanes one after another needs it.
+  bool same_data_each_epoch = true;
 
   [[nodiscard]] std::size_t lanes() const noexcept { return lane_labels.empty() ? 1 : lane_labels.size(); }
   //! The positive label of every lane: `lane_labels`, or the configuration's single binarize

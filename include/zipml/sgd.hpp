@@ -203,6 +203,8 @@ class Sgd {
   [[nodiscard]] const std::vector<float>& classes() const noexcept { return classes_for_lanes_; }
   [[nodiscard]] const stream::PackedStream& packed() const noexcept { return packed_; }
   [[nodiscard]] const TrainJob& job() const noexcept { return job_; }
+  //! The backend (e.g. its simulated cycles, or what the board's engine said it is).
+  [[nodiscard]] const BackendT& backend() const noexcept { return backend_; }
   [[nodiscard]] const Options& options() const noexcept { return options_; }
   [[nodiscard]] const Model& model() const noexcept { return model_; }
   [[nodiscard]] bool is_classification() const noexcept {
@@ -377,6 +379,9 @@ class Sgd {
     // reports it; the RTL engine's backends do not (the engine computes no losses).
     const bool pass_figures = options_.evaluation != Evaluation::Full && reports_pass_loss<BackendT, Model>;
     job_.pass_loss = pass_figures;
+    job_.same_data_each_epoch =
+        train == nullptr || options_.epochs < 2 ||
+        !(options_.order == Order::ShuffleEachEpoch || (Precision::rounding::stochastic && options_.requantize));
     state_.reset(options_.arithmetic, job_.lanes(), packed_.layout.dim);
     const bool warm = initial_.has_value();
     if (warm) take_initial();

@@ -192,47 +192,6 @@ Trained train(const Spec& s, const Prepared& d, const Trained* previous, const E
   return t;
 }
 
-//! A classifier of more classes than the engine has lanes (the PYNQ board's single-lane
-//! bitstreams): one binary job per class, each class against the rest, as the original runs
-//! them; the lanes are independent, so the K models are those of one K-lane pass.
-template <class Model, class Precision, class B>
-Trained train_lane_by_lane(const Spec& s, const Prepared& d, const EpochCallback& on_epoch) {
-  std::vector<float> classes = s.classes.empty() ? detail::distinct_labels(d.labels) : detail::distinct_labels(s.classes);
-  std::vector<Trained> runs;
-  for (float c : classes) runs.push_back(train<Model, Precision, B>(s, d, nullptr, on_epoch, c));
-  Trained t = std::move(runs.front());
-  const std::size_t k = classes.size(), dim = t.state.dim;
-  xt::xtensor<float, 2> w = xt::zeros<float>({k, dim});
-  ModelState state;
-  state.reset(t.state.arithmetic, k, dim);
-  History h = t.history;
-  for (std::size_t l = 0; l < k; ++l) {
-    const Trained& r = l == 0 ? t : runs[l];
-    for (std::size_t j = 0; j < dim; ++j) w(l, j) = r.state.weight(0, j);
-    if (state.arithmetic == Arithmetic::Engine)
-      std::copy(r.state.fixed.begin(), r.state.fixed.end(), state.fixed.begin() + static_cast<std::ptrdiff_t>(l * dim));
-    else
-      std::copy(r.state.real.begin(), r.state.real.end(), state.real.begin() + static_cast<std::ptrdiff_t>(l * dim));
-    if (l == 0) continue;
-    // the job's figures: each epoch's losses summed over the lanes, as one K-lane pass reports them
-    h.initial_loss += r.history.initial_loss;
-    h.epochs.resize(std::min(h.epochs.size(), r.history.epochs.size()));
-    for (std::size_t e = 0; e < h.epochs.size(); ++e) {
-      h.epochs[e].train_loss += r.history.epochs[e].train_loss;
-      h.epochs[e].seconds += r.history.epochs[e].seconds;
-      h.epochs[e].train_metric.reset();
-    }
-    h.converged = h.converged && r.history.converged;
-    t.stream_bytes = std::max(t.stream_bytes, r.stream_bytes);
-    t.fit_seconds += r.fit_seconds;
-  }
-  t.history = std::move(h);
-  t.state = std::move(state);
-  t.file.options.positive_label.reset();
-  t.file.weights = LinearModel(std::move(w), true, classes, classes);
-  return t;
-}
-
 template <class B>
 Trained fit_on(const Spec& s, const Prepared& d, const Trained* previous, const EpochCallback& on_epoch) {
   std::optional<Trained> out;
@@ -240,22 +199,6 @@ Trained fit_on(const Spec& s, const Prepared& d, const Trained* previous, const 
     using Model = typename decltype(model_t)::type;
     with_precision(s, [&](auto precision_t) {
       using Precision = typename decltype(precision_t)::type;
-      if constexpr (requires { B::kEngineLanes; }) {
-        const std::size_t k =
-            s.classes.empty() ? detail::distinct_labels(d.stream_info ? d.stream_info->classes : d.labels).size()
-                              : detail::distinct_labels(s.classes).size();
-        if (Model::is_classifier && k > 2 && k > B::kEngineLanes) {
-          if (previous != nullptr)
-            throw Error(std::string(B::name) + " backend: its engine cannot load a model to continue training "
-                                               "(partial_fit): train on the CPU backend for that");
-          if (d.stream != nullptr)
-            throw Error(std::string(B::name) + " backend: its engine has " + std::to_string(B::kEngineLanes) +
-                        " model lane; training " + std::to_string(k) +
-                        " classes one after another needs the data, not a packed stream");
-          out = train_lane_by_lane<Model, Precision, B>(s, d, on_epoch);
-          return;
-        }
-      }
       out = train<Model, Precision, B>(s, d, previous, on_epoch);
     });
   });

@@ -5,7 +5,10 @@
 # PRECISION: 32 (float32), 1, 2, 4, 8 (default: all five). Part xc7z020clg400-1 (PYNQ-Z1/Z2);
 # with the PYNQ-Z1 board files installed, set ZIPML_BOARD_PART (e.g. www.digilentinc.com:pynq-z1:part0:1.0)
 # to take the board's DDR settings. Writes OUT_DIR/zipml_<f32|qN>.{bit,hwh} and a timing
-# report; the flow stops if timing at 100 MHz is not met.
+# report; the flow stops if timing at 100 MHz is not met. Each precision's engine gets the
+# lanes and MAX_DIM of zipml_bd.tcl's table (float32 35 lanes, 8-bit 10, 4-bit 6, 2- and
+# 1-bit 2; MAX_DIM 1024); the driver asks the loaded engine (ENGINE_INFO) and trains K
+# classes in ceil(K / lanes) passes. `--bitstream OUT_DIR` picks zipml_<precision>.bit.
 # NOT run here: Vivado is not installed on zipml's machines (docs/BOARD.md).
 
 set here [file dirname [file normalize [info script]]]
@@ -84,5 +87,5 @@ foreach precision $precisions {
   file copy -force [lindex $hwh 0] [file join $out zipml_$tag.hwh]
   close_project
   if {$wns < 0} { error "zipml: $tag misses timing at 100 MHz (worst slack $wns ns): see zipml_$tag.timing.rpt" }
-  puts "zipml: $out/zipml_$tag.bit and .hwh (worst slack $wns ns)"
+  puts "zipml: $out/zipml_$tag.bit and .hwh, $lanes lanes, MAX_DIM $max_dim (worst slack $wns ns)"
 }

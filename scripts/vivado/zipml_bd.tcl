@@ -6,9 +6,10 @@
 #             the design's status word (zipml_zynq_top: "ZP", precision, lanes)
 #   the engine: zipml_zynq_top through a Verilog wrapper (module references need a Verilog top)
 #
-# The addresses, the length width, MAX_DIM and the clock below are the driver's constants
-# (backends/pynq/include/zipml/backend/pynq/board.hpp); tests/pynq/test_pynq_linux.cpp checks
-# that they agree. Inputs: the variable `precision` (32, 1, 2, 4 or 8).
+# The addresses, the length width, the lanes and MAX_DIM per precision and the clock below are
+# the driver's constants (backends/pynq/include/zipml/backend/pynq/board.hpp);
+# tests/pynq/test_pynq_linux.cpp checks that they agree. Inputs: the variable `precision` (32,
+# 1, 2, 4 or 8); ZIPML_LANES and ZIPML_MAX_DIM in the environment override the table.
 # Written for Vivado 2020.2 or later and NOT run here: Vivado is not installed on zipml's
 # machines (docs/BOARD.md).
 
@@ -17,7 +18,20 @@ set dma_range        0x10000
 set gpio_base        0x41200000
 set gpio_range       0x10000
 set dma_length_width 23
-set max_dim          4096
+# Model lanes and MAX_DIM per precision: the largest LANES that Yosys fits on the xc7z020 with
+# MAX_DIM = 1024 (d = 785 fits; docs/RTL.md "K model lanes" has the measurements).
+set lanes_of(32)     35
+set lanes_of(8)      10
+set lanes_of(4)      6
+set lanes_of(2)      2
+set lanes_of(1)      2
+set max_dim_of(32)   1024
+set max_dim_of(8)    1024
+set max_dim_of(4)    1024
+set max_dim_of(2)    1024
+set max_dim_of(1)    1024
+set lanes   [expr {[info exists ::env(ZIPML_LANES)] ? $::env(ZIPML_LANES) : $lanes_of($precision)}]
+set max_dim [expr {[info exists ::env(ZIPML_MAX_DIM)] ? $::env(ZIPML_MAX_DIM) : $max_dim_of($precision)}]
 set fclk0_mhz        100
 
 # The newest version of an IP in this Vivado.
@@ -69,7 +83,7 @@ set_property -dict [list \
 
 # --- the engine ---
 set engine [create_bd_cell -type module -reference zipml_zynq_bd engine]
-set_property -dict [list CONFIG.PRECISION $precision CONFIG.MAX_DIM $max_dim CONFIG.LANES {1}] $engine
+set_property -dict [list CONFIG.PRECISION $precision CONFIG.MAX_DIM $max_dim CONFIG.LANES $lanes] $engine
 
 # --- registers: GP0 -> interconnect -> DMA, GPIO; memory: both DMA channels through HP0 to DDR
 #     (the automation adds the interconnects and the reset block) ---

@@ -115,6 +115,15 @@ if [ "$verilator" = with-verilator ]; then
     --epochs 2 --precision float32,q4 --scale columns --summary "$tmp/p.json" --quiet
   check pynq-sim-equals-verilator [ "$(numbers "$tmp/p.json")" = "$(numbers "$tmp/v.json")" ]
   check pynq-summary-backend grep -q '"backend": "pynq"' "$tmp/p.json"
+  # every class by default, as on the CPU: 10 classes in one pass of the 10-lane engine
+  awk 'BEGIN { srand(7); for (i = 0; i < 200; i++) { c = i % 10; printf "%d", c;
+         for (j = 1; j <= 12; j++) printf " %d:%.3f", j, (j == c + 1 ? 0.6 : 0) + rand() * 0.4; print "" } }' > "$tmp/ten.libsvm"
+  expect pynq-sim-ten-classes 0 "^summary:" -- "$train" --backend pynq --board sim --train "$tmp/ten.libsvm" \
+    --epochs 2 --precision q2 --summary "$tmp/p10.json" --quiet
+  "$train" --backend verilator --train "$tmp/ten.libsvm" --epochs 2 --precision q2 --summary "$tmp/v10.json" --quiet > /dev/null
+  check pynq-sim-ten-classes-equal-verilator [ "$(numbers "$tmp/p10.json")" = "$(numbers "$tmp/v10.json")" ]
+  check pynq-sim-ten-classes-ten-lanes grep -q '"lanes": 10' "$tmp/p10.json"
+  check pynq-sim-ten-classes-one-pass grep -q '"passes_per_epoch": 1' "$tmp/p10.json"
 fi
 refuse backend-unknown "unknown backend 'gpu': choose cpu" -- "$train" --backend gpu
 

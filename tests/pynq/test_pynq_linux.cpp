@@ -254,6 +254,11 @@ TEST_CASE("the Vivado block design uses the driver's addresses, widths and clock
   CHECK(value("gpio_base") == pynq::kGpioBase);
   CHECK(value("gpio_range") == pynq::kGpioSpan);
   CHECK(value("dma_length_width") == pynq::kDmaLengthBits);
-  CHECK(value("max_dim") == pynq::kMaxDim);
+  for (const auto& b : pynq::kBitstreams) {
+    CAPTURE(b.bits);
+    CHECK(value("lanes_of\\(" + std::to_string(b.bits) + "\\)") == b.lanes);
+    CHECK(value("max_dim_of\\(" + std::to_string(b.bits) + "\\)") == b.max_dim);
+    CHECK(b.max_dim <= pynq::kMaxDim);
+  }
   CHECK(value("fclk0_mhz") * 1'000'000 == static_cast<unsigned long long>(pynq::kClockHz));
 }

@@ -5,11 +5,20 @@
 // the tests use: the driver below is the same code either way. Per job it does what the
 // original ZipML-PYNQ host does, with the checks of zipml/backend/engine_protocol.hpp:
 //
-//   epoch 1:  GPIO 0 then 1 (engine reset); the configuration words through MM2S while S2MM
-//             waits for the nine-word echo, which must equal stream::config_echo
-//   each epoch: S2MM armed for the model; the packed words and THE_END through MM2S, in
+//   epoch 1:  GPIO 0 then 1 (engine reset); ENGINE_INFO, whose three words say the engine's
+//             LANES, precision and MAX_DIM; the configuration words (one LANE_LABEL per class
+//             on a multi-lane engine) through MM2S while S2MM waits for the nine-word echo,
+//             which must equal stream::config_echo
+//   each epoch: S2MM armed for the models; the packed words and THE_END through MM2S, in
 //             transfers of at most 2^23 - 8 bytes from two halves of the buffer (one is filled
-//             while the DMA reads the other); then the model (ceil(d/V)·V Q9.23 words)
+//             while the DMA reads the other); then K models of ceil(d/V)·V Q9.23 words
+//
+// K classes on an engine of L < K lanes train in ceil(K / L) groups of lanes, one after
+// another, each group all its epochs over the same stream (the engine keeps the model and
+// cannot load one, so groups cannot take turns within an epoch): epoch 1 runs every group's
+// passes and keeps each epoch's models, later epochs hand them out. The lanes are independent,
+// so the K models, every epoch's figures and a --tol stop are those of one K-lane engine; the
+// cost is the epochs after such a stop, which ran anyway.
 //
 // Any failure throws zipml::Error and closes the board: the DMA is reset, registers unmapped
 // and the buffer freed, so nothing stays mapped; the next job opens it again.
@@ -110,10 +119,9 @@ class Pynq {
   //! can average only after the last epoch (Averaging::End).
   static constexpr bool keeps_model = true;
   static constexpr bool supports(Arithmetic a) noexcept { return a == Arithmetic::Engine; }
-  //! The bitstreams' MAX_DIM (features including the bias).
+  //! The largest MAX_DIM of zipml's bitstreams (features including the bias); the loaded
+  //! one's own, which ENGINE_INFO gives, is checked when a job starts.
   static std::size_t max_dim(Arithmetic) noexcept { return pynq::kMaxDim; }
-  //! Model lanes of the bitstreams' engine.
-  static constexpr std::size_t kEngineLanes = 1;
 
   //! The real board, opened at the first epoch (or by open()).
   Pynq() : Pynq(pynq::Options{}) {}
@@ -142,23 +150,17 @@ class Pynq {
   template <ModelPolicy M>
   void run_epoch(const M& /*model*/, const TrainJob& job, std::size_t epoch, ModelState& state) {
     protocol::check_job(job, state, pynq::kMaxDim, "pynq backend");
-    if (job.lanes() > kEngineLanes)
-      throw Error("pynq backend: the board's engine trains " + std::to_string(kEngineLanes) +
-                  " model lane, this job has " + std::to_string(job.lanes()) +
-                  " (one-vs-rest over its classes): train one class against the rest (--positive-label) or a "
-                  "regression");
     try {
       open();
-      const bool fresh = session_.needs_configure(job, epoch, state, "pynq backend");
-      if (fresh) configure(job);
-      const std::string what = "epoch " + std::to_string(epoch + 1);
-      const std::size_t padded = job.data->layout.padded_dim();
-      const std::uint64_t end[] = {stream::command::kTheEnd};
-      const auto answer = exchange(job.data->words, end, padded * 4, what + ": the pass and THE_END");
-      const auto why = protocol::model_mismatch(answer.words, answer.ends_with_last, padded);
-      if (!why.empty()) throw Error("pynq backend (" + what + "): " + why);
-      const std::size_t d = job.data->layout.dim;
-      for (std::size_t j = 0; j < d; ++j) state.fixed[j] = static_cast<std::int32_t>(answer.words[j]);
+      if (session_.needs_configure(job, epoch, state, "pynq backend")) start(job);
+      if (groups_.size() == 1) {
+        pass(job, groups_.front(), "epoch " + std::to_string(epoch + 1), state.fixed);
+      } else {
+        if (epoch >= recorded_.size())
+          throw Error("pynq backend: epoch " + std::to_string(epoch + 1) + " of a job configured for " +
+                      std::to_string(recorded_.size()) + " epochs");
+        state.fixed = recorded_[epoch];
+      }
       session_.pass_done();
     } catch (...) {
       close();
@@ -166,20 +168,112 @@ class Pynq {
     }
   }
 
+  //! The loaded engine's ENGINE_INFO, as read when the current job started (lanes 0 before).
+  [[nodiscard]] const stream::EngineInfo& engine_info() const noexcept { return info_; }
+  //! Passes over the stream per epoch of the current job: ceil(K / the engine's lanes).
+  [[nodiscard]] std::size_t passes_per_epoch() const noexcept { return groups_.size(); }
+
  private:
   struct Answer {
     std::vector<std::uint32_t> words;
     bool ends_with_last = false; //!< the transfer ended before the buffer was full: at tlast
   };
+  //! Lanes [first, first + count) of the job, trained together on the engine.
+  struct Group {
+    std::size_t first = 0, count = 1;
+    [[nodiscard]] std::string what() const {
+      return count == 1 ? "lane " + std::to_string(first)
+                        : "lanes " + std::to_string(first) + ".." + std::to_string(first + count - 1);
+    }
+  };
 
-  void configure(const TrainJob& job) {
+  //! Epoch 1 of a job: what the engine is, how the lanes split over it, and (more classes than
+  //! lanes) every group's epochs.
+  void start(const TrainJob& job) {
+    groups_.clear();
+    recorded_.clear();
     conn_->reset_engine();
-    const stream::Config c = job.config;
-    const auto words = stream::config_words(c);
-    const auto answer = exchange(words, {}, 9 * 4, "the configuration");
-    const auto why = protocol::echo_mismatch(c, answer.words, answer.ends_with_last, job.data->layout.bits, pynq::kMaxDim);
-    if (!why.empty()) throw Error("pynq backend: " + why);
+    info_ = query_info();
+    const unsigned bits = job.data->layout.bits;
+    if (info_.precision != stream::precision_code(bits))
+      throw Error("pynq backend: the engine is built for " +
+                  protocol::precision_name(static_cast<unsigned>(info_.precision)) + " samples and refused a " +
+                  protocol::precision_name(static_cast<unsigned>(stream::precision_code(bits))) +
+                  " stream (load the bitstream of that precision)");
+    if (info_.max_dim < job.data->layout.dim)
+      throw Error("pynq backend: dimension " + std::to_string(job.data->layout.dim) +
+                  " (with bias) exceeds the loaded engine's MAX_DIM of " + std::to_string(info_.max_dim));
+    if (info_.lanes == 0) throw Error("pynq backend: the engine's ENGINE_INFO says it has 0 lanes");
+    // as few passes as possible, the lanes spread evenly over them
+    const std::size_t k = job.lanes(), n = (k + info_.lanes - 1) / info_.lanes;
+    for (std::size_t g = 0, first = 0; g < n; ++g) {
+      const std::size_t count = k / n + (g < k % n ? 1 : 0);
+      groups_.push_back({first, count});
+      first += count;
+    }
+    if (n == 1) {
+      configure(job, groups_.front());
+      session_.configured(job);
+      return;
+    }
+    if (!job.same_data_each_epoch)
+      throw Error("pynq backend: " + std::to_string(k) + " classes on an engine of " + std::to_string(info_.lanes) +
+                  (info_.lanes == 1 ? " lane" : " lanes") + " train in " + std::to_string(n) +
+                  " groups one after another, each over the same stream, but this job shuffles or re-quantizes "
+                  "the data every epoch: shuffle once, keep one quantization, or use a bitstream with " +
+                  std::to_string(k) + " lanes");
+    const std::size_t epochs = job.config.epochs, d = job.data->layout.dim;
+    recorded_.assign(epochs, std::vector<std::int32_t>(k * d, 0));
+    for (std::size_t g = 0; g < n; ++g) {
+      if (g > 0) conn_->reset_engine();
+      configure(job, groups_[g]);
+      std::vector<std::int32_t> words(k * d, 0);
+      for (std::size_t e = 0; e < epochs; ++e) {
+        pass(job, groups_[g], "epoch " + std::to_string(e + 1) + ", " + groups_[g].what(), words);
+        const auto from = words.begin() + static_cast<std::ptrdiff_t>(groups_[g].first * d);
+        std::copy(from, from + static_cast<std::ptrdiff_t>(groups_[g].count * d),
+                  recorded_[e].begin() + static_cast<std::ptrdiff_t>(groups_[g].first * d));
+      }
+    }
     session_.configured(job);
+  }
+
+  //! ENGINE_INFO: three words (signature, lanes and precision, MAX_DIM), tlast on the third.
+  stream::EngineInfo query_info() {
+    const std::uint64_t ask[] = {stream::command::kEngineInfo};
+    const auto answer = exchange(ask, {}, 3 * 4, "ENGINE_INFO");
+    const auto info = stream::decode_engine_info(answer.words);
+    if (!info || !answer.ends_with_last)
+      throw Error("pynq backend: the engine answered ENGINE_INFO with " + std::to_string(answer.words.size()) +
+                  " words, not the three starting with 0x5a495031 that zipml's engines send: is a zipml bitstream "
+                  "loaded?");
+    return *info;
+  }
+
+  void configure(const TrainJob& job, const Group& g) {
+    const std::span<const float> labels =
+        job.lane_labels.empty() ? std::span<const float>{} : std::span<const float>(job.lane_labels).subspan(g.first, g.count);
+    if (const auto why = stream::lane_limit_error(labels.size(), info_.lanes); !why.empty())
+      throw Error("pynq backend: " + why);
+    const stream::Config c = stream::lanes_config(job.config, labels);
+    const auto words = stream::config_words(job.config, labels, info_.lanes);
+    const std::string what = groups_.size() == 1 ? "the configuration" : "the configuration of " + g.what();
+    const auto answer = exchange(words, {}, 9 * 4, what);
+    const auto why = protocol::echo_mismatch(c, answer.words, answer.ends_with_last, job.data->layout.bits, info_.max_dim);
+    if (!why.empty()) throw Error("pynq backend: " + why);
+  }
+
+  //! One pass of the stream and THE_END; group g's models into `fixed` (lanes x d words).
+  void pass(const TrainJob& job, const Group& g, const std::string& what, std::vector<std::int32_t>& fixed) {
+    const std::size_t padded = job.data->layout.padded_dim(), d = job.data->layout.dim;
+    const std::uint64_t end[] = {stream::command::kTheEnd};
+    const auto answer = exchange(job.data->words, end, g.count * padded * 4, what + ": the pass and THE_END");
+    const auto why = protocol::model_mismatch(answer.words, answer.ends_with_last, g.count * padded);
+    if (!why.empty()) throw Error("pynq backend (" + what + "): " + why);
+    // lane l of the group: words l*padded .. l*padded + d - 1 of the packet
+    for (std::size_t l = 0; l < g.count; ++l)
+      for (std::size_t j = 0; j < d; ++j)
+        fixed[(g.first + l) * d + j] = static_cast<std::int32_t>(answer.words[l * padded + j]);
   }
 
   //! Sends `body` then `tail` through MM2S while S2MM takes the engine's answer (at most
@@ -234,6 +328,9 @@ class Pynq {
   pynq::Options options_;
   std::unique_ptr<pynq::Connection> conn_;
   protocol::Session session_;
+  stream::EngineInfo info_{0, 0, stream::PrecisionCode::Unstated, 0};
+  std::vector<Group> groups_;
+  std::vector<std::vector<std::int32_t>> recorded_; //!< per epoch, K x d (more classes than lanes)
 };
 
 static_assert(Backend<Pynq>);

@@ -8,11 +8,12 @@
 // model bit for bit (tests/cosim).
 //
 // K model lanes (one-vs-rest classes) run on one simulated engine with LANES >= K lanes
-// (float32, 8- and 4-bit engines are Verilated with kLanes lanes), configured by
+// (every precision's engine is also Verilated with kLanes lanes), configured by
 // stream::config_words(config, labels, LANES): the five commands, one LANE_LABEL word per
 // lane, SEND_CONFIG; the model packet holds lane 0's model, then lane 1's, ... More than
-// kLanes classes are split across several such engines; precisions without a multi-lane engine
-// run one single-lane engine per class, each binarizing against its class (MAGIC3).
+// kLanes classes are split across several such engines (in parallel threads); with
+// one_engine_per_lane, one single-lane engine per class, each binarizing against its class
+// (MAGIC3).
 #ifndef ZIPML_BACKEND_VERILATOR_HPP
 #define ZIPML_BACKEND_VERILATOR_HPP
 
@@ -42,7 +43,9 @@
 #include "Vsgd_engine_f32.h"
 #include "Vsgd_engine_f32_lanes.h"
 #include "Vsgd_engine_q1.h"
+#include "Vsgd_engine_q1_lanes.h"
 #include "Vsgd_engine_q2.h"
+#include "Vsgd_engine_q2_lanes.h"
 #include "Vsgd_engine_q4.h"
 #include "Vsgd_engine_q4_lanes.h"
 #include "Vsgd_engine_q8.h"
@@ -64,9 +67,10 @@ inline constexpr std::size_t kMaxDim = ZIPML_VERILATOR_MAX_DIM;
 //! LANES of the multi-lane engines.
 inline constexpr std::size_t kLanes = ZIPML_VERILATOR_LANES;
 
-//! Model lanes of the widest engine Verilated for `bits`-bit samples (1: single-lane only).
+//! Model lanes of the widest engine Verilated for `bits`-bit samples (every precision has a
+//! kLanes-lane one; 1 for a precision without an engine).
 [[nodiscard]] constexpr std::size_t lanes_for(unsigned bits) noexcept {
-  return (bits == 32 || bits == 8 || bits == 4) ? kLanes : 1;
+  return (bits == 32 || bits == 8 || bits == 4 || bits == 2 || bits == 1) ? kLanes : 1;
 }
 
 // The engine's answers and their descriptions, shared with every host (engine_protocol.hpp).
@@ -120,6 +124,8 @@ class SimEngineOf final : public SimEngine {
       case 32: return std::make_unique<SimEngineOf<Vsgd_engine_f32_lanes, 32, kLanes>>(trace_path, stalls);
       case 8: return std::make_unique<SimEngineOf<Vsgd_engine_q8_lanes, 8, kLanes>>(trace_path, stalls);
       case 4: return std::make_unique<SimEngineOf<Vsgd_engine_q4_lanes, 4, kLanes>>(trace_path, stalls);
+      case 2: return std::make_unique<SimEngineOf<Vsgd_engine_q2_lanes, 2, kLanes>>(trace_path, stalls);
+      case 1: return std::make_unique<SimEngineOf<Vsgd_engine_q1_lanes, 1, kLanes>>(trace_path, stalls);
       default:
         throw Error("verilator backend: no multi-lane engine for " + std::to_string(bits) + "-bit samples");
     }

@@ -8,6 +8,7 @@
 #ifndef ZIPML_BACKEND_PYNQ_BOARD_HPP
 #define ZIPML_BACKEND_PYNQ_BOARD_HPP
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -26,8 +27,18 @@ inline constexpr std::uint64_t kGpioBase = 0x4120'0000;
 inline constexpr std::size_t kGpioSpan = 0x1'0000;
 //! Width of the DMA's buffer-length registers (c_sg_length_width): at most 2^23 - 1 bytes.
 inline constexpr unsigned kDmaLengthBits = 23;
-//! The engines' MAX_DIM in the bitstreams (rtl/meson.build builds the same).
+//! The largest MAX_DIM a zipml engine has (rtl/meson.build's engines; a bitstream's own,
+//! which its ENGINE_INFO answers, may be smaller).
 inline constexpr std::size_t kMaxDim = 4096;
+//! What scripts/vivado/build.tcl builds for one precision: the largest LANES that Yosys fits
+//! on the xc7z020 with MAX_DIM = 1024 (docs/RTL.md "K model lanes").
+struct BitstreamBuild {
+  unsigned bits;       //!< 32 (float32) or Q
+  std::size_t lanes;   //!< LANES
+  std::size_t max_dim; //!< MAX_DIM
+};
+inline constexpr std::array<BitstreamBuild, 5> kBitstreams = {
+    {{32, 35, 1024}, {8, 10, 1024}, {4, 6, 1024}, {2, 2, 1024}, {1, 2, 1024}}};
 //! The PL clock the design is built for (FCLK_CLK0).
 inline constexpr double kClockHz = 100e6;
 

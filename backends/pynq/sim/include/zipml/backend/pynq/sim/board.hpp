@@ -75,11 +75,15 @@ class StreamEngine {
 };
 
 //! The stream protocol of docs/RTL.md in C++ with the CPU backend's engine arithmetic: the
-//! same answers as the RTL engine, without its timing. Simplified: configurations are refused
-//! only for d, the precision, 1-bit [-1, 1] and float32 double sampling (not for step factors).
+//! same answers as the RTL engine, without its timing, for an engine of `lanes` model lanes
+//! (LANE_LABEL, ENGINE_INFO and the K-model write-back as sgd_engine with LANES = lanes).
+//! Simplified: configurations are refused only for d, the precision, K > lanes, 1-bit [-1, 1]
+//! and float32 double sampling (not for step factors).
 class ReferenceEngine final : public StreamEngine {
  public:
-  explicit ReferenceEngine(unsigned bits, std::size_t max_dim = kMaxDim) : bits_(bits), max_dim_(max_dim) {}
+  explicit ReferenceEngine(unsigned bits, std::size_t max_dim = kMaxDim, std::size_t lanes = 1)
+      : bits_(bits), max_dim_(max_dim), lanes_(std::clamp<std::size_t>(lanes, 1, stream::kMaxLanes)),
+        lane_labels_(lanes_, 0.0f) {}
 
   Out cycle(const In& in) override {
     Out o;
@@ -111,7 +115,12 @@ class ReferenceEngine final : public StreamEngine {
     pass_next_ = false;
     model_.clear();
     passes_ = passes_since_config_ = 0;
+    lanes_in_use_ = 0;
+    std::fill(lane_labels_.begin(), lane_labels_.end(), 0.0f);
   }
+
+  //! Lanes that train and answer: K after LANE_LABEL words, else every lane (the original's way).
+  [[nodiscard]] std::size_t active_lanes() const noexcept { return lanes_in_use_ > 0 ? lanes_in_use_ : lanes_; }
 
   void answer(std::span<const std::uint32_t> words) {
     for (std::size_t i = 0; i < words.size(); ++i) out_.emplace_back(words[i], i + 1 == words.size());
@@ -130,7 +139,13 @@ class ReferenceEngine final : public StreamEngine {
     using namespace stream::command;
     if (dead_) return;
     if (payload_for_ != 0) {
-      stream::apply_payload(config_, payload_for_, w);
+      if (payload_for_ == kLaneLabel) {
+        const auto l = stream::decode_lane_payload(w);
+        if (l.lane < lanes_) lane_labels_[l.lane] = l.label; // labels of lanes it lacks are dropped
+        lanes_in_use_ = l.lanes;
+      } else {
+        stream::apply_payload(config_, payload_for_, w);
+      }
       payload_for_ = 0;
       return;
     }
@@ -151,12 +166,18 @@ class ReferenceEngine final : public StreamEngine {
       return;
     }
     if (!pass_next_) {
-      if (w == kMagic1 || w == kMagic2 || w == kMagic3 || w == kMagic4 || w == kMagic5) {
+      if (w == kMagic1 || w == kMagic2 || w == kMagic3 || w == kMagic4 || w == kMagic5 || w == kLaneLabel) {
         payload_for_ = w;
         if (w == kMagic1) {
-          model_.assign(layout().padded_dim(), 0);
+          model_.assign(lanes_ * layout().padded_dim(), 0);
           passes_ = 0;
         }
+        return;
+      }
+      if (w == kEngineInfo) {
+        const auto info = stream::info_words({static_cast<unsigned>(lanes_), static_cast<unsigned>(lanes_in_use_),
+                                              stream::precision_code(bits_), static_cast<std::uint32_t>(max_dim_)});
+        answer(info);
         return;
       }
       if (w == kSendConfig) {
@@ -212,13 +233,13 @@ class ReferenceEngine final : public StreamEngine {
       field = own;
       valid_ = false;
     } else if (config_.dim == 0 || config_.dim > max_dim_ || (bits_ == 1 && config_.minus_one_one) ||
-               (bits_ == 32 && config_.double_sampled)) {
+               (bits_ == 32 && config_.double_sampled) || lanes_in_use_ > lanes_) {
       field = protocol::kPrecisionRefused;
       valid_ = false;
     }
     echo[1] = (echo[1] & ~(7u << 21)) | (field << 21);
     answer(echo);
-    if (model_.size() != layout().padded_dim()) model_.resize(layout().padded_dim(), 0);
+    if (model_.size() != lanes_ * layout().padded_dim()) model_.resize(lanes_ * layout().padded_dim(), 0);
     passes_since_config_ = 0;
     pass_next_ = valid_ && config_.epochs > 0;
   }
@@ -230,20 +251,27 @@ class ReferenceEngine final : public StreamEngine {
     data.rows = config_.samples;
     data.words = std::move(pass_);
     pass_.clear();
-    TrainJob job;
-    job.config = config_;
-    job.data = &data;
-    job.arithmetic = Arithmetic::Engine;
-    ModelState state;
-    state.reset(Arithmetic::Engine, 1, config_.dim);
-    std::copy_n(model_.begin(), config_.dim, state.fixed.begin());
-    Cpu cpu;
-    switch (config_.loss_mode()) {
-      case stream::LossMode::LeastSquares: cpu.run_epoch(LeastSquares{}, job, passes_, state); break;
-      case stream::LossMode::L2Svm: cpu.run_epoch(L2Svm{}, job, passes_, state); break;
-      case stream::LossMode::Logistic: cpu.run_epoch(Logistic{}, job, passes_, state); break;
+    // The lanes are independent: each is the single-lane engine binarizing against its label
+    // (lane mode) or the MAGIC3 one.
+    const std::size_t k = active_lanes(), padded = layout().padded_dim();
+    for (std::size_t lane = 0; lane < k; ++lane) {
+      TrainJob job;
+      job.config = config_;
+      if (lanes_in_use_ > 0) job.config.binarize_label = lane_labels_[lane];
+      job.data = &data;
+      job.arithmetic = Arithmetic::Engine;
+      ModelState state;
+      state.reset(Arithmetic::Engine, 1, config_.dim);
+      const auto at = model_.begin() + static_cast<std::ptrdiff_t>(lane * padded);
+      std::copy_n(at, config_.dim, state.fixed.begin());
+      Cpu cpu;
+      switch (config_.loss_mode()) {
+        case stream::LossMode::LeastSquares: cpu.run_epoch(LeastSquares{}, job, passes_, state); break;
+        case stream::LossMode::L2Svm: cpu.run_epoch(L2Svm{}, job, passes_, state); break;
+        case stream::LossMode::Logistic: cpu.run_epoch(Logistic{}, job, passes_, state); break;
+      }
+      std::copy_n(state.fixed.begin(), config_.dim, at);
     }
-    std::copy_n(state.fixed.begin(), config_.dim, model_.begin());
     ++passes_;
     ++passes_since_config_;
     answer_model();
@@ -251,13 +279,15 @@ class ReferenceEngine final : public StreamEngine {
   }
 
   void answer_model() {
-    std::vector<std::uint32_t> w(model_.size());
+    std::vector<std::uint32_t> w(active_lanes() * layout().padded_dim());
     for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::uint32_t>(model_[i]);
     answer(w);
   }
 
   unsigned bits_;
-  std::size_t max_dim_;
+  std::size_t max_dim_, lanes_;
+  std::vector<float> lane_labels_;
+  std::size_t lanes_in_use_ = 0;
   std::deque<std::pair<std::uint32_t, bool>> out_;
   stream::Config config_;
   bool valid_ = false, dead_ = false, loopback_ = false, in_pass_ = false, pass_next_ = false;
