@@ -36,6 +36,18 @@ def test_board_and_verilator_match_the_cpu_engine_arithmetic(precision, classes)
     assert board._trained.backend == "pynq" and rtl._trained.backend == "verilator"
 
 
+def test_ten_classes_from_a_packed_stream_on_the_board_in_one_pass():
+    """The driver asks the engine its lanes: a packed stream of 10 classes
+    trains on the simulated board's 10-lane engine as on the CPU."""
+    seed = 46
+    X, y = blobs(200, 9, 10, seed)
+    s = zipml.pack(X, y, precision="q4", arithmetic="engine", random_state=seed)
+    cpu = zipml.SGDClassifier(arithmetic="engine", epochs=2, step=1 / 32).fit(s)
+    board = zipml.SGDClassifier(backend="pynq", board="sim", epochs=2, step=1 / 32).fit(s)
+    assert board.coef_.shape == (10, 9)
+    assert np.array_equal(words(board), words(cpu)), f"seed={seed}"
+
+
 @pytest.mark.parametrize("precision", ["float32", "q8", "q2"])
 def test_board_regression_matches_the_cpu_engine_arithmetic(precision):
     seed = 44
