@@ -105,8 +105,10 @@ print(f"wrote {plot_path}")
 # `backend="pynq", board="sim"` runs the driver code of the board (AXI DMA, GPIO, buffers)
 # against models of its registers and the Verilated RTL engine, cycle by cycle: slow, so
 # a small subset. The engine computes in fixed point (Q9.23 model words); the CPU's
-# `arithmetic="engine"` is the same arithmetic, so the two models are bit-identical. On a
-# real board, `board="hw"` with a bitstream (see docs/BOARD.md) runs the same code.
+# `arithmetic="engine"` is the same arithmetic, so the two models are bit-identical. All 10
+# classes train in one pass per epoch: the simulated engine has 10 lanes. On a real board,
+# `board="hw"` with a bitstream (see docs/BOARD.md) runs the same code, in as many passes as
+# its engine needs (one at float32 and 8 bits, two at 4 bits, five at 2 and 1 bits).
 
 # %%
 if "verilator" in zipml._core.backends:
