@@ -13,7 +13,7 @@
 #   MAX_DIM  engine MAX_DIM for synthesis (default 1024: d = 785 fits)
 #   JOBS     parallel Yosys runs (default 2); each run takes minutes, a 10-lane one longer
 #   KMAX     largest K searched (default 16: ten classes need 10)
-#   ROWS     rows per simulated epoch for the cycle count (default 2000)
+#   ROWS     rows per simulated epoch for the cycle count (default 10000: the original's MNIST run)
 #   OUT      Yosys outputs (default BUILD_DIR/lanes-synth); finished runs are reused
 #   ENGINE_CYCLES  the engine_cycles program (default: built in BUILD_DIR)
 #
@@ -31,7 +31,7 @@ precisions=("$@")
 max_dim="${MAX_DIM:-1024}"
 jobs="${JOBS:-2}"
 kmax="${KMAX:-16}"
-rows="${ROWS:-2000}"
+rows="${ROWS:-10000}"
 out="${OUT:-$build/lanes-synth}"
 d=785
 

@@ -241,6 +241,38 @@ TEST_CASE("groups of lanes one after another need one stream for all epochs") {
   CHECK(train<L2Svm, Quantized<8, Nearest>>(synthetic(60, 5, true, 10), o, on(hw)).size() == 1);
 }
 
+namespace {
+
+//! Not a zipml engine: answers every word with one word (tlast), as no zipml engine would
+//! answer ENGINE_INFO.
+class EchoOneWord final : public sim::StreamEngine {
+ public:
+  Out cycle(const In& in) override {
+    Out o;
+    o.s_ready = in.rst_n && !pending_;
+    o.m_valid = pending_;
+    o.m_data = 0x12345678u;
+    o.m_last = true;
+    if (o.m_valid && in.m_ready) pending_ = false;
+    if (o.s_ready && in.s_valid) pending_ = true;
+    return o;
+  }
+  [[nodiscard]] unsigned bits() const override { return 8; }
+
+ private:
+  bool pending_ = false;
+};
+
+} // namespace
+
+TEST_CASE("an engine that does not answer ENGINE_INFO as zipml's do is refused in words") {
+  auto hw = std::make_shared<sim::Hardware>(std::make_unique<EchoOneWord>());
+  const auto msg = failure([&] { train<L2Svm, Quantized<8, Nearest>>(synthetic(30, 5, true, 14), binary(), on(hw)); });
+  CHECK(msg.find("pynq backend: the engine answered ENGINE_INFO with 1 word, not the three starting with "
+                 "0x5a495031") == 0);
+  require_released(*hw);
+}
+
 TEST_CASE("ENGINE_INFO: what the reference engine answers, and a dimension beyond its MAX_DIM") {
   auto hw = std::make_shared<sim::Hardware>(std::make_unique<sim::ReferenceEngine>(4, 64, 6));
   const auto msg = failure([&] { train<L2Svm, Quantized<4, Nearest>>(synthetic(30, 70, true, 12), binary(), on(hw)); });

@@ -245,8 +245,8 @@ class Pynq {
     const auto info = stream::decode_engine_info(answer.words);
     if (!info || !answer.ends_with_last)
       throw Error("pynq backend: the engine answered ENGINE_INFO with " + std::to_string(answer.words.size()) +
-                  " words, not the three starting with 0x5a495031 that zipml's engines send: is a zipml bitstream "
-                  "loaded?");
+                  (answer.words.size() == 1 ? " word" : " words") +
+                  ", not the three starting with 0x5a495031 that zipml's engines send: is a zipml bitstream loaded?");
     return *info;
   }
 
