@@ -92,6 +92,26 @@ void check_names(Settings& s) {
     if (std::count(s.precisions.begin(), s.precisions.end(), p) > 1)
       throw zipml::Error("--precision names '" + p + "' twice");
   }
+  if (!s.precision_schedule.empty()) {
+    auto& sc = s.opt.schedule;
+    sc = {};
+    if (s.precision_schedule == "auto") {
+      sc.automatic = true;
+      sc.rise = s.precision_rise;
+    } else {
+      std::string_view rest = s.precision_schedule;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string item(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        sc.bits.push_back(static_cast<unsigned>(cli::parse_count(item, "--precision-schedule", "1, 2, 4 or 8 bits per epoch, or auto")));
+      }
+    }
+    zipml::check(s.opt); // the bits and the rise, in the library's words
+    if (s.precisions.size() != 1)
+      throw zipml::Error("--precision-schedule trains one precision's bit planes: name one with --precision (q8 for "
+                         "schedules up to 8 bits)");
+  }
   if (s.average == "epoch") {
     s.opt.averaging = zipml::Averaging::Epoch;
   } else if (s.average == "end") {
@@ -150,14 +170,23 @@ Data load(Settings& s) {
       auto part = zipml::distributed::load_stream_shard(s.train_file, *s.group);
       stream = std::move(part.stream);
       info = std::move(part.info);
+    } else if (s.opt.schedule.active()) {
+      // a bit-plane file (a row file is refused, saying so): every epoch's precision from it
+      auto loaded = zipml::io::load_planes(s.train_file);
+      d.stream_labels.resize(loaded.planes.rows);
+      for (std::size_t i = 0; i < loaded.planes.rows; ++i) d.stream_labels[i] = loaded.planes.label(i);
+      d.train_planes = std::move(loaded.planes);
+      info = std::move(loaded.info);
     } else {
       auto loaded = zipml::io::load_stream(s.train_file);
       stream = std::move(loaded.stream);
       info = std::move(loaded.info);
     }
-    d.stream_labels.resize(stream.rows);
-    for (std::size_t i = 0; i < stream.rows; ++i) d.stream_labels[i] = stream.label(i);
-    d.train_stream = std::move(stream);
+    if (!d.train_planes) {
+      d.stream_labels.resize(stream.rows);
+      for (std::size_t i = 0; i < stream.rows; ++i) d.stream_labels[i] = stream.label(i);
+      d.train_stream = std::move(stream);
+    }
     d.stream_info = std::move(info);
     d.description = s.train_file + " (packed stream of " + (d.stream_info->source.empty() ? "?" : d.stream_info->source) + ")";
     if (!s.test_file.empty()) read_test(s.format == "zps" ? "auto" : s.format);
@@ -259,12 +288,13 @@ double median_seconds(const zipml::History& h) {
 //! --history: one CSV row per precision and epoch.
 std::string history_csv(const std::vector<RunResult>& results) {
   const std::string metric = results.empty() ? "accuracy" : results.front().history.metric;
-  std::string out = fmt::format("precision,epoch,train_loss,train_{0},test_{0},seconds\n", metric);
+  std::string out = fmt::format("precision,epoch,train_loss,train_{0},test_{0},seconds,bits\n", metric);
   for (const auto& r : results)
     for (const auto& e : r.history.epochs)
-      out += fmt::format("{},{},{},{},{},{}\n", r.precision, e.epoch, e.train_loss,
+      out += fmt::format("{},{},{},{},{},{},{}\n", r.precision, e.epoch, e.train_loss,
                          e.train_metric ? fmt::format("{}", *e.train_metric) : std::string(),
-                         e.test_metric ? fmt::format("{}", *e.test_metric) : std::string(), e.seconds + e.pack_seconds);
+                         e.test_metric ? fmt::format("{}", *e.test_metric) : std::string(), e.seconds + e.pack_seconds,
+                         e.precision);
   return out;
 }
 
@@ -444,7 +474,8 @@ int run(Settings& s) {
                       {"train_" + r.history.metric, e.train_metric ? nlohmann::json(*e.train_metric) : nlohmann::json()},
                       {"test_" + r.history.metric, e.test_metric ? nlohmann::json(*e.test_metric) : nlohmann::json()},
                       {"seconds", e.seconds},
-                      {"pack_seconds", e.pack_seconds}});
+                      {"pack_seconds", e.pack_seconds},
+                      {"precision_bits", e.precision}});
     nlohmann::json run = {{"precision", r.precision},
                           {"model", s.model},
                           {"rounding", r.precision == "float32" ? "none" : s.rounding},
@@ -465,6 +496,9 @@ int run(Settings& s) {
                           {"stream_bytes_per_epoch", r.stream_bytes},
                           {"lanes", r.lanes},
                           {"history", hist}};
+    if (s.opt.schedule.active())
+      run["precision_schedule"] = s.opt.schedule.automatic ? fmt::format("auto (rise {})", s.opt.schedule.rise)
+                                                           : s.precision_schedule;
     if (r.engine_lanes > 0) {
       run["engine_lanes"] = r.engine_lanes;
       run["passes_per_epoch"] = r.passes;
@@ -564,6 +598,15 @@ int main(int argc, char** argv) {
   app.add_option("--order", s.order,
                  "Sample order: file, shuffle (once), shuffle-each-epoch, or auto (file, unless the rows come grouped by label: shuffle)")
       ->check(CLI::IsMember({"auto", "file", "shuffle", "shuffle-each-epoch"}));
+  app.add_option("--precision-schedule", s.precision_schedule,
+                 "Each epoch's precision from one bit-plane copy of the samples (packed at --precision, q8 by "
+                 "default): a list such as 1,2,4,8 (the last repeats), or auto (from 1 bit, doubled whenever an "
+                 "epoch lowers the training loss by less than --precision-rise of it)")
+      ->type_name("LIST|auto");
+  app.add_option("--precision-rise", s.precision_rise,
+                 "--precision-schedule auto: raise the precision when an epoch lowers the loss by less than this "
+                 "fraction")
+      ->type_name("X");
   app.add_flag("--double-sampling", s.opt.double_sampling, "Two independent quantizations per sample (stochastic rounding)");
   app.add_flag("--requantize", s.opt.requantize, "A fresh stochastic quantization every epoch");
   app.add_option("--threads", s.opt.threads, "Threads (0 = all cores)");
@@ -639,6 +682,8 @@ int main(int argc, char** argv) {
     if ((s.backend == "verilator" || s.backend == "pynq") && arithmetic->count() == 0) s.arithmetic = "engine";
     s.opt.arithmetic = s.arithmetic == "engine" ? zipml::Arithmetic::Engine : zipml::Arithmetic::Float;
     s.range_given = range->count() > 0;
+    // A schedule trains one precision's bit planes: q8 unless --precision names another.
+    if (!s.precision_schedule.empty() && app.count("--precision") == 0) s.precisions = {"q8"};
     for (const char* o : {"--precision", "--rounding", "--double-sampling", "--scale", "--range", "--order", "--seed",
                           "--train-labels", "--train-limit", "--scale-labels", "--requantize"})
       if (app.count(o) > 0) s.given.emplace_back(o);

@@ -5,6 +5,7 @@
 #ifndef ZIPML_EXAMPLES_CLI_PLOT_HPP
 #define ZIPML_EXAMPLES_CLI_PLOT_HPP
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -119,10 +120,11 @@ inline void plot_history(const fs::path& out, const std::vector<PlotCurve>& curv
   {
     std::ofstream f(data);
     for (const auto& c : curves) {
-      f << "# " << c.label << "\n# epoch train_loss metric\n";
+      f << "# " << c.label << "\n# epoch train_loss metric bits\n";
       for (const auto& e : c.history.epochs) {
         const std::optional<double> m = on_test ? e.test_metric : e.train_metric;
-        f << e.epoch << ' ' << fmt::format("{}", e.train_loss) << ' ' << (m ? fmt::format("{}", *m) : "NaN") << '\n';
+        f << e.epoch << ' ' << fmt::format("{}", e.train_loss) << ' ' << (m ? fmt::format("{}", *m) : "NaN") << ' '
+          << e.precision << '\n';
       }
       f << "\n\n"; // a new gnuplot data block (index) per precision
     }
@@ -155,6 +157,15 @@ inline void plot_history(const fs::path& out, const std::vector<PlotCurve>& curv
                                          detail::kColors[i % std::size(detail::kColors)], i % 6 + 5);
     loss_plot += sep + common + "using 1:2 " + tail;
     metric_plot += sep + common + "using 1:3 " + tail;
+    // A precision schedule: each epoch's bits written at its point of both curves.
+    const auto& ep = curves[i].history.epochs;
+    const bool scheduled = std::any_of(ep.begin(), ep.end(), [&](const auto& e) { return e.precision != ep.front().precision; });
+    if (scheduled) {
+      const std::string labels = fmt::format("(sprintf('%d bit', $4)) with labels offset 0,1 font ',9' tc rgb '{}' notitle",
+                                             detail::kColors[i % std::size(detail::kColors)]);
+      loss_plot += ", " + common + "using 1:2:" + labels;
+      metric_plot += ", " + common + "using 1:3:" + labels;
+    }
   }
   // Losses and RMSE fall (legend top right), accuracy rises (legend bottom right).
   gp << "set title 'training loss'\nset ylabel 'mean loss per sample'\nset key top right\n" << loss_plot << "\n"

@@ -102,6 +102,8 @@ struct Settings {
   bool eval_given = false;
   bool profile = false;      //!< --profile: print where the run's time went
   std::string average = "epoch"; //!< --average: epoch, end, or a sample count (with several ranks)
+  std::string precision_schedule; //!< --precision-schedule: a list of bits, or auto (empty: none)
+  double precision_rise = 0.05;   //!< --precision-rise: the automatic schedule's threshold
   //! The MPI job this process is a rank of (mpirun; null: on its own). Every rank runs the same
   //! settings and calls; rank 0 alone prints and writes the outputs.
   zipml::distributed::Collective* group = nullptr;
@@ -130,8 +132,9 @@ struct Data {
   //! into `train`.
   std::optional<zipml::data::IdxImages> train_images;
   //! A packed stream file given as --train: its stream (moved into the one precision's Sgd)
-  //! and its header.
+  //! and its header; a bit-plane file's planes (--precision-schedule) instead of the stream.
   std::optional<zipml::stream::PackedStream> train_stream;
+  std::optional<zipml::stream::PlaneStream> train_planes;
   std::optional<zipml::io::StreamFileInfo> stream_info;
   std::vector<float> stream_labels;
   zipml::data::Dataset train, test;

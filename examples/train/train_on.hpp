@@ -49,11 +49,11 @@ inline void export_npy(const fs::path& path, const xt::xtensor<float, 2>& weight
       "--export-npy: cannot write " + path.string());
 }
 
-//! --save-stream: `packed` (what Sgd trains on with `opt`) as a packed stream file, with how it
-//! was made: the classes, the scalers, the data's name, E||x||^2 for the step rule.
-template <class Precision>
-void save_stream_file(const fs::path& path, const zipml::stream::PackedStream& packed, const Data& d,
-                      const zipml::Options& opt, double mean_sq_norm, bool classification) {
+//! --save-stream: `packed` (what Sgd trains on with `opt`: its rows, or a schedule's bit planes)
+//! as a packed stream file, with how it was made: the classes, the scalers, the data's name, E||x||^2 for the step rule.
+template <class Precision, class Stream> // a stream::PackedStream, or a stream::PlaneStream
+void save_stream_file(const fs::path& path, const Stream& packed, const Data& d, const zipml::Options& opt,
+                      double mean_sq_norm, bool classification) {
   zipml::stream::PackOptions po;
   po.range = opt.range;
   po.double_sampled = opt.double_sampling;
@@ -97,7 +97,7 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
     progress.print(fmt::format("\n== {} | {} | rounding {} | {} arithmetic | backend {} | step {}{} ==\n", label,
                                Model::name, Precision::bits == 32 ? "-" : std::string(Precision::rounding::name),
                                s.arithmetic, Backend::name, cli::show_step(opt.step), s.step == "auto" ? " (auto)" : "") +
-                   fmt::format("{:>5}  {:>12}  {:>10}  {:>10}  {:>9}\n", "epoch",
+                   fmt::format("{:>5}  {}{:>12}  {:>10}  {:>10}  {:>9}\n", "epoch", opt.schedule.active() ? "bits  " : "",
                                opt.evaluation != zipml::Evaluation::Full && zipml::reports_pass_loss<Backend, Model>
                                    ? "pass loss"
                                    : "train loss",
@@ -107,7 +107,8 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
   progress.begin(label);
   sgd.on_epoch([&](const zipml::EpochStats& e) {
     if (!s.quiet)
-      progress.print(fmt::format("{:>5}  {:>12.6f}  {:>10}  {:>10}  {:>9.3f}\n", e.epoch, e.train_loss,
+      progress.print(fmt::format("{:>5}  {}{:>12.6f}  {:>10}  {:>10}  {:>9.3f}\n", e.epoch,
+                                 opt.schedule.active() ? fmt::format("{:>4}  ", e.precision) : std::string(), e.train_loss,
                                  e.train_metric ? fmt::format("{:.4f}", *e.train_metric) : std::string("-"),
                                  e.test_metric ? fmt::format("{:.4f}", *e.test_metric) : std::string("-"),
                                  e.seconds + e.pack_seconds));
@@ -123,7 +124,29 @@ RunResult train_one(const Settings& s, Data& d, const std::string& label, cli::P
     return d.with_test_rows([&](const auto& test) { return sgd.fit(std::forward<decltype(train)>(train), test); });
   };
   using Trainer = zipml::Sgd<Model, Precision, Backend>;
-  if (d.train_stream) {
+  if (d.train_planes) {
+    // A bit-plane file (--precision-schedule): each epoch's Q-bit stream from its top planes.
+    r.history = fit(std::move(*d.train_planes));
+    d.train_planes.reset();
+  } else if (opt.schedule.active()) {
+    if constexpr (Precision::bits == 32) {
+      r.history = fit(d.train); // (Sgd says why a schedule needs quantized levels)
+    } else {
+      // One bit-plane copy of the rows for every epoch's precision (saved as it is with --save-stream).
+      const auto t_pack = std::chrono::steady_clock::now();
+      auto planes = d.with_train_rows([&](const auto& rows) {
+        return s.group != nullptr ? Trainer::pack_planes_for(rows, opt, *s.group) : Trainer::pack_planes_for(rows, opt);
+      });
+      const double pack_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_pack).count();
+      if (!s.save_stream.empty()) {
+        const auto path = cli::for_precision(s.save_stream, label, s.precisions.size());
+        save_stream_file<Precision>(path, planes, d, opt, norm, cls);
+        if (!s.quiet) progress.print(fmt::format("bit-plane stream written to {}\n", path.string()));
+      }
+      r.history = fit(std::move(planes));
+      r.history.pack_seconds += pack_seconds;
+    }
+  } else if (d.train_stream) {
     // A packed stream file: its mapped words are what the backend reads (or the DMA sends).
     r.history = fit(std::move(*d.train_stream));
     d.train_stream.reset();

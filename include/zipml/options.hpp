@@ -57,6 +57,22 @@ enum class Averaging {
   return a == Averaging::Epoch ? "epoch" : a == Averaging::Samples ? "samples" : "end";
 }
 
+//! The precision of each epoch, read from one bit-plane copy of the samples
+//! (stream/planes.hpp): Sgd packs them once as Precision's B-bit levels in bit planes and
+//! trains epoch e on the Q-bit stream that the top Q planes give (Q <= B), made again only
+//! when Q changes. Low precisions make cheap early epochs; the last ones refine at B bits.
+struct PrecisionSchedule {
+  //! Epoch e (0-based) trains at bits[min(e, size - 1)], e.g. {1, 2, 4, 8}: 1, 2 and 4 bits
+  //! for one epoch each, then 8. Empty (and not automatic): no schedule.
+  std::vector<unsigned> bits;
+  //! Instead of a list: start at the lowest precision (1 bit; 2 in [-1, 1]) and double it
+  //! (up to B) after each epoch that lowers the training loss by less than `rise` times the
+  //! loss before it.
+  bool automatic = false;
+  double rise = 0.05;
+  [[nodiscard]] bool active() const noexcept { return automatic || !bits.empty(); }
+};
+
 //! Options of Sgd. The defaults are the original's MNIST settings (step 2^-12, 10 epochs,
 //! zero initial model, file order, no regularization).
 struct Options {
@@ -80,6 +96,7 @@ struct Options {
   Evaluation evaluation = Evaluation::Pass; //!< what each epoch's figures are and cost
   Averaging averaging = Averaging::Epoch;   //!< with a process group: when the models are averaged
   std::size_t average_samples = 0;          //!< Averaging::Samples: samples of each rank between averagings
+  PrecisionSchedule schedule;               //!< per-epoch precisions from bit planes (none by default)
 };
 
 namespace detail {
@@ -113,6 +130,13 @@ inline void check(const Options& o) {
   if (o.averaging == Averaging::Samples && o.average_samples < o.minibatch)
     throw Error("averaging every " + std::to_string(o.average_samples) + " samples: give at least one mini-batch (" +
                 std::to_string(o.minibatch) + " samples)");
+  for (unsigned b : o.schedule.bits)
+    if (b != 1 && b != 2 && b != 4 && b != 8)
+      throw Error("precision schedule: " + std::to_string(b) + " bits: each epoch's precision is 1, 2, 4 or 8 bits");
+  if (o.schedule.automatic && !o.schedule.bits.empty())
+    throw Error("precision schedule: give a list of precisions or the automatic rule, not both");
+  if (o.schedule.automatic && !(o.schedule.rise > 0.0 && o.schedule.rise < 1.0))
+    throw Error("precision schedule: the automatic rule's rise must be in (0, 1), got " + detail::show(o.schedule.rise));
   if (o.epochs > 0xffffffffu)
     throw Error("epochs " + std::to_string(o.epochs) + " do not fit the stream's 32-bit field (at most 4294967295)");
 }
@@ -125,8 +149,11 @@ struct EpochStats {
   std::optional<double> train_metric; //!< accuracy (classification) or RMSE (regression), when evaluated
   std::optional<double> test_metric;  //!< the same on the test set, when evaluated
   double seconds = 0.0;        //!< the training pass only
-  double pack_seconds = 0.0;   //!< re-packing before this pass (shuffle or re-quantize), else 0
+  double pack_seconds = 0.0;   //!< re-packing before this pass (shuffle, re-quantize, or the schedule's
+                               //!< extraction at a new precision), else 0
   double eval_seconds = 0.0;   //!< the evaluation passes after it (Options::evaluation)
+  unsigned precision = 0;      //!< bits of the samples this pass read (32: float32): Precision's, or
+                               //!< the schedule's (Options::schedule)
 };
 
 struct History {

@@ -34,6 +34,7 @@
 #include "zipml/options.hpp"
 #include "zipml/random.hpp"
 #include "zipml/stream/packer.hpp"
+#include "zipml/stream/planes.hpp"
 #include "zipml/stream/reader.hpp"
 #include "zipml/tuning/stopping.hpp"
 
@@ -150,6 +151,23 @@ class Sgd {
     return fit_stream(std::move(packed), &test);
   }
 
+  //! Trains on a bit-plane stream (stream::pack_planes, or a packed stream file of that
+  //! layout): each epoch on the Q-bit stream of its top planes, Q from Options::schedule (or
+  //! B, the planes' bits, without one). Its levels must be Precision's (Quantized<B, R>) and
+  //! the options' range and double sampling; as for fit(PackedStream), its order is its own.
+  History fit(stream::PlaneStream planes, const data::Dataset* test = nullptr) {
+    if (test != nullptr) {
+      const data::DatasetRows rows(*test);
+      return fit_planes(std::move(planes), &rows);
+    }
+    return fit_planes(std::move(planes), static_cast<const data::DatasetRows*>(nullptr));
+  }
+  History fit(stream::PlaneStream planes, const data::Dataset& test) { return fit(std::move(planes), &test); }
+  template <data::RowSource Test>
+  History fit(stream::PlaneStream planes, const Test& test) {
+    return fit_planes(std::move(planes), &test);
+  }
+
   //! The stream fit(train) trains on with these options: `train` (already scaled to
   //! Options::range) quantized by Precision, in Options::order's first order.
   [[nodiscard]] static stream::PackedStream pack_for(const data::Dataset& train, const Options& options) {
@@ -174,6 +192,24 @@ class Sgd {
                                                      const distributed::Collective& group) {
     if (group.size() == 1) return pack_for(train, options);
     return pack_share(train, options, group, shard_rows(train.size(), options, group), 0);
+  }
+
+  //! The bit-plane stream fit(train) packs under a precision schedule (Options::schedule):
+  //! `train` quantized by Precision as bit planes, in Options::order's first order; and on rank
+  //! group.rank() of a group, that rank's share with its seed.
+  template <data::RowSource Rows>
+  [[nodiscard]] static stream::PlaneStream pack_planes_for(const Rows& train, const Options& options) {
+    std::vector<std::uint32_t> order;
+    if (options.order != Order::File) order = detail::shuffled_order(train.size(), options.seed, 0);
+    return pack_planes_of(train, options, order);
+  }
+  template <data::RowSource Rows>
+  [[nodiscard]] static stream::PlaneStream pack_planes_for(const Rows& train, const Options& options,
+                                                           const distributed::Collective& group) {
+    if (group.size() == 1) return pack_planes_for(train, options);
+    Options o = options;
+    o.seed = distributed::rank_seed(o.seed, group.rank());
+    return pack_planes_of(train, o, shard_rows(train.size(), options, group));
   }
 
   //! Decision values: N x K (one column per lane).
@@ -247,7 +283,12 @@ class Sgd {
     return stream::pack<Precision>(train, pack_options(options, rows, epoch));
   }
 
-  static std::string precision_name(unsigned bits) { return bits == 32 ? "float32" : "q" + std::to_string(bits); }
+  // Built by appends: `"q" + std::to_string(...)` trips a GCC 12 -Wrestrict false positive.
+  static std::string precision_name(unsigned bits) {
+    std::string out = bits == 32 ? "float32" : "q";
+    if (bits != 32) out.append(std::to_string(bits));
+    return out;
+  }
 
   //! fit(train, test) for a test set of any RowSource (nullptr: none).
   template <class Test>
@@ -261,14 +302,29 @@ class Sgd {
       const std::span<const float> labels(train.labels.data(), train.labels.size());
       setup_lanes(labels, detail::name_of(train), false);
       if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, detail::name_of(train));
+      if (options_.schedule.active()) check_schedule();
       t_pack = std::chrono::steady_clock::now();
+      planes_.reset();
       if (grouped()) {
         shard_rows_ = shard_rows(train.size(), options_, *group_);
-        packed_ = pack_share(train, options_, *group_, shard_rows_, 0);
+        if (options_.schedule.active()) {
+          Options o = options_;
+          o.seed = distributed::rank_seed(o.seed, group_->rank());
+          planes_ = pack_planes_of(train, o, shard_rows_);
+        } else {
+          packed_ = pack_share(train, options_, *group_, shard_rows_, 0);
+        }
       } else {
         shard_rows_.clear();
-        packed_ = pack_for(train, options_);
+        if (options_.schedule.active()) {
+          std::vector<std::uint32_t> order;
+          if (options_.order != Order::File) order = detail::shuffled_order(train.size(), options_.seed, 0);
+          planes_ = pack_planes_of(train, options_, order);
+        } else {
+          packed_ = pack_for(train, options_);
+        }
       }
+      if (planes_) packed_ = stream::extract(*planes_, schedule_bits(0), options_.threads);
     });
     return train_packed(&train, test, seconds_since(t_pack));
   }
@@ -294,8 +350,118 @@ class Sgd {
       if (options_.arithmetic == Arithmetic::Engine && packed.layout.is_float()) check_engine_features(packed, name);
     });
     shard_rows_.clear();
+    planes_.reset();
     packed_ = std::move(packed);
     return train_packed(nullptr, test, 0.0);
+  }
+
+  //! fit(planes, test) for a test set of any RowSource (nullptr: none).
+  template <class Test>
+  History fit_planes(stream::PlaneStream planes, const Test* test) {
+    std::vector<float> labels;
+    const std::string name = "bit-plane stream";
+    on_every_rank([&] { labels = check_planes(planes, name, test); });
+    on_every_rank([&] {
+      setup_lanes(labels, name, grouped(), planes.first_row);
+      if (options_.arithmetic == Arithmetic::Engine && !lanes_binarized_) check_engine_labels(labels, name, planes.first_row);
+    });
+    shard_rows_.clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    planes_ = std::move(planes);
+    packed_ = stream::extract(*planes_, schedule_bits(0), options_.threads);
+    return train_packed(nullptr, test, seconds_since(t0));
+  }
+
+  //! What fit_planes checks of a bit-plane stream on its own; its labels.
+  template <class Test>
+  std::vector<float> check_planes(const stream::PlaneStream& s, const std::string& name, const Test* test) const {
+    check(options_);
+    const auto& l = s.layout;
+    if (s.rows == 0) throw Error(name + ": no samples");
+    if (s.words.size() != l.total_words(s.rows))
+      throw Error(name + ": " + std::to_string(s.words.size()) + " words, but " + std::to_string(s.rows) +
+                  " rows of " + std::to_string(l.dim) + " features in " + std::to_string(l.planes) + " planes need " +
+                  std::to_string(l.total_words(s.rows)));
+    if (l.planes != Precision::bits)
+      throw Error(name + ": its levels are " + std::to_string(l.planes) + "-bit, the trainer's precision is " +
+                  precision_name(Precision::bits));
+    if (l.dithered != Precision::rounding::stochastic)
+      throw Error(name + std::string(": it was rounded ") + (l.dithered ? "stochastically" : "to nearest") +
+                  ", the trainer's precision rounds " + (Precision::rounding::stochastic ? "stochastically" : "to nearest"));
+    if (l.minus_one_one != (options_.range == data::Range::MinusOneOne))
+      throw Error(name + ": its features are in " + (l.minus_one_one ? "[-1, 1]" : "[0, 1]") +
+                  ", the options say " + (options_.range == data::Range::MinusOneOne ? "[-1, 1]" : "[0, 1]"));
+    if (l.double_sampled != options_.double_sampling)
+      throw Error(name + ": it is " + (l.double_sampled ? "" : "not ") + "double-sampled, the options say " +
+                  (options_.double_sampling ? "double sampling" : "no double sampling"));
+    if (options_.order == Order::ShuffleEachEpoch || options_.requantize)
+      throw Error(name + ": its order and quantization were fixed when it was packed: it cannot be shuffled or "
+                         "re-quantized every epoch (train from the data set for that)");
+    if (options_.schedule.active()) check_schedule();
+    check_common(l.dim, name, test);
+    std::vector<float> labels(s.rows);
+    for (std::size_t i = 0; i < s.rows; ++i) labels[i] = s.label(i);
+    return labels;
+  }
+
+  //! What a precision schedule needs: levels to take planes of, precisions the planes hold, one
+  //! copy of the samples for the whole run, and a backend that can change precision.
+  void check_schedule() const {
+    const auto& sc = options_.schedule;
+    if constexpr (Precision::bits == 32) {
+      throw Error("a precision schedule trains on bit planes of quantized levels, not float32: pick a quantized "
+                  "precision with as many bits as the highest in the schedule (q8 for 1, 2, 4, 8)");
+    } else {
+      const bool mm = options_.range == data::Range::MinusOneOne;
+      for (unsigned b : sc.bits) {
+        if (b > Precision::bits)
+          throw Error("precision schedule: " + std::to_string(b) + " bits, but the samples are packed as " +
+                      std::to_string(Precision::bits) + "-bit levels: pick a precision of at least " +
+                      std::to_string(b) + " bits");
+        if (b == 1 && mm)
+          throw Error("precision schedule: 1 bit cannot represent features in [-1, 1]: start at 2 bits or scale to [0, 1]");
+      }
+      if (options_.order == Order::ShuffleEachEpoch || options_.requantize)
+        throw Error("a precision schedule trains every epoch on one bit-plane copy of the samples: it cannot be "
+                    "shuffled or re-quantized every epoch (use order file or shuffle, no requantize)");
+      if constexpr (requires { BackendT::keeps_model; }) {
+        const bool changes = sc.automatic || std::adjacent_find(sc.bits.begin(), sc.bits.end(),
+                                                                std::not_equal_to<>()) != sc.bits.end();
+        if (changes)
+          throw Error(std::string(BackendT::name) +
+                      " backend: its engine is built for one precision and keeps the model, so it cannot change "
+                      "precision between epochs: train a precision schedule on the CPU backend");
+      }
+    }
+  }
+
+  //! The bits of epoch e under the schedule (the automatic rule's current precision, or the
+  //! list's entry); Precision's bits without a schedule.
+  [[nodiscard]] unsigned schedule_bits(std::size_t e) const noexcept {
+    const auto& sc = options_.schedule;
+    if (sc.automatic) return e == 0 ? lowest_bits() : auto_bits_;
+    if (sc.bits.empty()) return Precision::bits;
+    return sc.bits[std::min(e, sc.bits.size() - 1)];
+  }
+  [[nodiscard]] unsigned lowest_bits() const noexcept {
+    return options_.range == data::Range::MinusOneOne ? std::min(2u, Precision::bits) : 1u;
+  }
+  //! Whether epoch e, at `bits`, trains at the schedule's last precision (where the plateau
+  //! rule may stop the run).
+  [[nodiscard]] bool at_final_bits(std::size_t e, unsigned bits) const noexcept {
+    const auto& sc = options_.schedule;
+    if (!planes_ || !sc.active()) return true;
+    if (sc.automatic) return bits == Precision::bits;
+    return e + 1 >= sc.bits.size();
+  }
+
+  template <class Rows>
+  static stream::PlaneStream pack_planes_of(const Rows& train, const Options& o, std::span<const std::uint32_t> order) {
+    if constexpr (Precision::bits == 32) {
+      throw Error("internal: bit planes of float32");
+    } else {
+      return stream::pack_planes<Precision>(train, pack_options(o, order, 0));
+    }
   }
 
   //! What fit_stream checks of a stream on its own; its labels.
@@ -320,6 +486,10 @@ class Sgd {
     if (options_.order == Order::ShuffleEachEpoch || options_.requantize)
       throw Error(name + ": its order and quantization were fixed when it was packed: it cannot be shuffled or "
                          "re-quantized every epoch (train from the data set for that)");
+    if (options_.schedule.active())
+      throw Error(name + ": a precision schedule trains on bit planes, and this stream's samples are " +
+                  precision_name(l.bits) + " rows: pack it with stream::pack_planes (zipml-train --save-stream with "
+                  "--precision-schedule), or train from the data set");
     check_common(l.dim, name, test);
     std::vector<float> labels(packed.rows);
     for (std::size_t i = 0; i < packed.rows; ++i) labels[i] = packed.label(i);
@@ -380,8 +550,9 @@ class Sgd {
     const bool pass_figures = options_.evaluation != Evaluation::Full && reports_pass_loss<BackendT, Model>;
     job_.pass_loss = pass_figures;
     job_.same_data_each_epoch =
-        train == nullptr || options_.epochs < 2 ||
-        !(options_.order == Order::ShuffleEachEpoch || (Precision::rounding::stochastic && options_.requantize));
+        (train == nullptr || options_.epochs < 2 ||
+         !(options_.order == Order::ShuffleEachEpoch || (Precision::rounding::stochastic && options_.requantize))) &&
+        !(planes_ && options_.schedule.active());
     state_.reset(options_.arithmetic, job_.lanes(), packed_.layout.dim);
     const bool warm = initial_.has_value();
     if (warm) take_initial();
@@ -418,7 +589,12 @@ class Sgd {
       st.epoch = e + 1;
       const bool reshuffle = options_.order == Order::ShuffleEachEpoch && e > 0;
       const bool requant = Precision::rounding::stochastic && options_.requantize && e > 0;
-      if (train != nullptr && (reshuffle || requant)) {
+      if (planes_ && e > 0 && schedule_bits(e) != packed_.layout.bits) {
+        const auto t0 = std::chrono::steady_clock::now();
+        packed_ = stream::extract(*planes_, schedule_bits(e), options_.threads);
+        job_.config.precision = stream::precision_code(packed_.layout.bits);
+        st.pack_seconds = seconds_since(t0);
+      } else if (train != nullptr && !planes_ && (reshuffle || requant)) {
         const auto t0 = std::chrono::steady_clock::now();
         if (grouped()) {
           // this rank's rows only, shuffled among themselves with its seed
@@ -467,9 +643,17 @@ class Sgd {
       }
       last_good = linear_;
       st.train_loss = ev.loss;
+      st.precision = packed_.layout.bits;
+      // The automatic schedule: a stalled epoch below the top precision raises it for the next.
+      if (planes_ && options_.schedule.automatic) {
+        const double before = h.epochs.empty() ? h.initial_loss : h.epochs.back().train_loss;
+        auto_bits_ = st.precision;
+        if (st.precision < Precision::bits && before - ev.loss < options_.schedule.rise * before) auto_bits_ *= 2;
+      }
       // The training loss is the same on every backend for the same stream and figure (engine
-      // arithmetic: bit-exact), so the stop is too.
-      const bool stop = plateau.stop_after(ev.loss) && e + 1 < options_.epochs;
+      // arithmetic: bit-exact), so the stop is too. Under a schedule, only its last precision
+      // may stop the run (a stall below it raises the precision instead).
+      const bool stop = at_final_bits(e, st.precision) && plateau.stop_after(ev.loss) && e + 1 < options_.epochs;
       const bool last = stop || e + 1 == options_.epochs;
       if (last && grouped() && options_.averaging == Averaging::End) {
         // one-shot averaging: the last epoch's figures are the averaged model's (a separate pass)
@@ -680,7 +864,7 @@ class Sgd {
     c.epochs = static_cast<std::uint32_t>(o.epochs);
     c.step = o.step;
     c.minus_one_one = o.range == data::Range::MinusOneOne;
-    c.precision = stream::precision_code(Precision::bits);
+    c.precision = stream::precision_code(packed_.layout.bits); // Precision's, or the schedule's first
     if (o.arithmetic == Arithmetic::Engine) {
       const float gammas[] = {c.step, c.loss_mode() == stream::LossMode::LeastSquares ? c.step : c.step_cost_neg,
                               c.loss_mode() == stream::LossMode::LeastSquares ? c.step : c.step_cost_pos};
@@ -804,6 +988,8 @@ class Sgd {
   BackendT backend_;
   EpochCallback on_epoch_;
   stream::PackedStream packed_;
+  std::optional<stream::PlaneStream> planes_; //!< a schedule's bit planes; packed_ is their current Q
+  unsigned auto_bits_ = 0;                    //!< the automatic schedule's precision for the next epoch
   TrainJob job_;
   ModelState state_;
   LinearModel linear_;

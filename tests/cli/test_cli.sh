@@ -18,9 +18,9 @@ expect version 0 "^zipml-train [0-9]" -- "$train" --version
 expect libsvm 0 "summary written" -- "$train" --train "$data/tiny.libsvm" --epochs 2 \
   --precision float32,q4 --scale columns --summary "$tmp/s.json" --history "$tmp/h.csv"
 expect summary-json 0 '"test_accuracy"\|"train_accuracy"' -- cat "$tmp/s.json"
-check history-header [ "$(head -1 "$tmp/h.csv")" = "precision,epoch,train_loss,train_accuracy,test_accuracy,seconds" ]
+check history-header [ "$(head -1 "$tmp/h.csv")" = "precision,epoch,train_loss,train_accuracy,test_accuracy,seconds,bits" ]
 check history-rows [ "$(grep -c '^float32,[12],\|^q4,[12],' "$tmp/h.csv")" -eq 4 ]
-check history-fields [ "$(awk -F, 'NR > 1 && NF != 6' "$tmp/h.csv" | wc -l)" -eq 0 ]
+check history-fields [ "$(awk -F, 'NR > 1 && NF != 7' "$tmp/h.csv" | wc -l)" -eq 0 ]
 check no-temporaries [ -z "$(find "$tmp" -name '*.tmp-*')" ]
 # --eval: the pass loss by default (the column says so), a separate pass with --eval full;
 # the model is the same either way
@@ -75,6 +75,28 @@ refuse zps-save-again "^zipml-train: error: --save-stream: $tmp/s.zps is a packe
   "$train" --train "$tmp/s.zps" --save-stream "$tmp/t.zps"
 refuse zps-shuffle-each "^zipml-train: error: --save-stream: a packed stream file holds one order" -- \
   "$train" --train "$tmp/img" --train-labels "$tmp/lab" --order shuffle-each-epoch --save-stream "$tmp/t.zps"
+# --precision-schedule: one bit-plane copy (q8 by default), each epoch at its bits (printed, in
+# the CSV's bits column and the summary); saved as a bit-plane .zps and trained from it again,
+# the same model; what it refuses
+expect schedule 0 "^    3     4 " -- "$train" --train "$tmp/img" --train-labels "$tmp/lab" --test "$tmp/timg" \
+  --test-labels "$tmp/tlab" --epochs 5 --rounding stochastic --precision-schedule 1,2,4,8 --history "$tmp/sched.csv" \
+  --summary "$tmp/sched.json" --save "$tmp/sched.zml" --save-stream "$tmp/planes.zps"
+check schedule-bits [ "$(awk -F, 'NR > 1 { printf "%s ", $7 }' "$tmp/sched.csv")" = "1 2 4 8 8 " ]
+check schedule-summary grep -q '"precision_schedule": "1,2,4,8"' "$tmp/sched.json"
+expect schedule-from-planes 0 "^summary:" -- "$train" --train "$tmp/planes.zps" --test "$tmp/timg" --test-labels "$tmp/tlab" \
+  --epochs 5 --precision-schedule 1,2,4,8 --save "$tmp/sched-planes.zml"
+check schedule-planes-same-model cmp "$tmp/sched.zml" "$tmp/sched-planes.zml"
+expect schedule-auto 0 "^summary:" -- "$train" --train "$tmp/img" --train-labels "$tmp/lab" --epochs 4 \
+  --rounding stochastic --precision-schedule auto --precision-rise 0.5 --history "$tmp/auto.csv"
+check schedule-auto-rises [ "$(awk -F, 'NR == 2 { print $7 }' "$tmp/auto.csv")" = "1" ]
+refuse schedule-planes-need-schedule "it holds bit planes" -- "$train" --train "$tmp/planes.zps" --epochs 1
+refuse schedule-rows-file "not bit planes" -- "$train" --train "$tmp/s.zps" --precision-schedule 1,8 --epochs 1
+refuse schedule-bad-bits "3 bits: each epoch's precision is 1, 2, 4 or 8 bits" -- "$train" --train "$tmp/img" \
+  --train-labels "$tmp/lab" --precision-schedule 1,3
+refuse schedule-two-precisions "trains one precision's bit planes" -- "$train" --train "$tmp/img" \
+  --train-labels "$tmp/lab" --precision q8,q4 --precision-schedule 1,2
+refuse schedule-too-many-bits "8 bits, but the samples are packed as 4-bit levels" -- "$train" --train "$tmp/img" \
+  --train-labels "$tmp/lab" --precision q4 --precision-schedule 1,8 --epochs 2
 expect profile 0 "^  *q4: pack [0-9.]*, 2 epochs [0-9.]*, evaluation (pass) [0-9.]*" -- "$train" --train "$data/tiny.libsvm" \
   --epochs 2 --precision q4 --scale columns --profile -q
 check profile-read grep -q "^profile (wall seconds): read [0-9.]*, validate and scale" "$tmp/out"

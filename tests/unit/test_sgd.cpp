@@ -596,3 +596,161 @@ TEST_CASE("fixed classes: a batch with only some of them trains a lane for each;
   CHECK_THROWS_WITH_AS(sgd.fit(train), doctest::Contains("is not one of the 2 classes given"), Error);
   CHECK_THROWS_AS(sgd.set_classes({0.0f, std::nanf("")}), Error);
 }
+
+namespace {
+
+//! Features on the 2-bit grid {0, 1/2, 1}: every precision's levels hold them exactly.
+data::Dataset on_grid(std::size_t n, std::size_t d, std::uint64_t seed) {
+  auto ds = synthetic(n, d, 3, seed);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 1; j < d; ++j) ds.features(i, j) = std::round(2.0f * ds.features(i, j)) / 2.0f;
+  return ds;
+}
+
+template <class P>
+ModelState chained_epoch(const stream::PlaneStream& planes, const Options& o, const ModelState* from) {
+  Sgd<L2Svm, P, Cpu> sgd(o);
+  if (from != nullptr) sgd.start_from(*from);
+  sgd.fit(stream::extract(planes, P::bits));
+  return sgd.state();
+}
+
+bool same_state(const ModelState& a, const ModelState& b) {
+  return a.lanes == b.lanes && a.dim == b.dim && a.real == b.real && a.fixed == b.fixed;
+}
+
+} // namespace
+
+TEST_CASE("a precision schedule trains epoch by epoch on the top planes of one bit-plane copy") {
+  const std::uint64_t seed = 121;
+  INFO("seed=", seed);
+  using S = Stochastic;
+  for (const Arithmetic a : {Arithmetic::Float, Arithmetic::Engine}) {
+    CAPTURE(a == Arithmetic::Float);
+    Options o = small_job(a, 1, 1);
+    o.seed = seed;
+    // One precision throughout, on data its levels hold: the ordinary Q-bit run, bit for bit.
+    const auto grid = on_grid(400, 13, seed);
+    Options fixed2 = o;
+    fixed2.epochs = 3;
+    Sgd<L2Svm, Quantized<2, S>, Cpu> plain(fixed2);
+    const History hp = plain.fit(grid);
+    Options sched2 = fixed2;
+    sched2.schedule.bits = {2};
+    Sgd<L2Svm, Quantized<8, S>, Cpu> planed(sched2);
+    const History hs = planed.fit(grid);
+    CHECK(same_state(plain.state(), planed.state()));
+    REQUIRE(hs.epochs.size() == 3);
+    for (std::size_t e = 0; e < 3; ++e) {
+      CHECK(hs.epochs[e].train_loss == hp.epochs[e].train_loss);
+      CHECK(hs.epochs[e].precision == 2);
+      CHECK(hp.epochs[e].precision == 2);
+    }
+    // 1, 2, 4, 8 bits: the same as four one-epoch runs on the extracted streams, each warm-started
+    // from the one before (any data: the extractions are what the epochs read).
+    const auto train = synthetic(600, 17, 3, seed);
+    stream::PackOptions po;
+    po.seed = seed;
+    const auto planes = stream::pack_planes<Quantized<8, S>>(train, po);
+    const ModelState m1 = chained_epoch<Quantized<1, S>>(planes, o, nullptr);
+    const ModelState m2 = chained_epoch<Quantized<2, S>>(planes, o, &m1);
+    const ModelState m4 = chained_epoch<Quantized<4, S>>(planes, o, &m2);
+    const ModelState m8 = chained_epoch<Quantized<8, S>>(planes, o, &m4);
+    Options s = o;
+    s.epochs = 4;
+    s.schedule.bits = {1, 2, 4, 8};
+    Sgd<L2Svm, Quantized<8, S>, Cpu> from_data(s), from_planes(s);
+    const History h = from_data.fit(train);
+    CHECK(same_state(from_data.state(), m8));
+    from_planes.fit(planes);
+    CHECK(same_state(from_planes.state(), m8));
+    REQUIRE(h.epochs.size() == 4);
+    CHECK(h.epochs[0].precision == 1);
+    CHECK(h.epochs[1].precision == 2);
+    CHECK(h.epochs[2].precision == 4);
+    CHECK(h.epochs[3].precision == 8);
+    CHECK(h.epochs[3].train_loss < h.initial_loss);
+  }
+}
+
+TEST_CASE("the automatic schedule raises the precision when an epoch's loss stalls") {
+  const std::uint64_t seed = 122;
+  INFO("seed=", seed);
+  const auto train = synthetic(800, 17, 3, seed);
+  for (const double rise : {1e-9, 0.02, 0.9}) {
+    CAPTURE(rise);
+    Options o = small_job(Arithmetic::Float, 7, 1);
+    o.schedule.automatic = true;
+    o.schedule.rise = rise;
+    Sgd<L2Svm, Quantized<8, Stochastic>, Cpu> sgd(o);
+    const History h = sgd.fit(train);
+    REQUIRE(h.epochs.size() == 7);
+    CHECK(h.epochs[0].precision == 1);
+    double before = h.initial_loss;
+    for (std::size_t e = 0; e + 1 < h.epochs.size(); ++e) {
+      const auto& st = h.epochs[e];
+      const bool stalled = before - st.train_loss < rise * before;
+      CHECK(h.epochs[e + 1].precision == (stalled && st.precision < 8 ? 2 * st.precision : st.precision));
+      before = st.train_loss;
+    }
+    if (rise == 0.9) CHECK(h.epochs[3].precision == 8); // every epoch stalls by this measure
+  }
+  // the plateau rule stops only at the last precision
+  Options o = small_job(Arithmetic::Float, 8, 1);
+  o.schedule.bits = {1, 1, 1, 8};
+  o.tol = 0.9;
+  o.patience = 1;
+  Sgd<L2Svm, Quantized<8>, Cpu> sgd(o);
+  const History h = sgd.fit(train);
+  CHECK(h.converged);
+  CHECK(h.epochs.size() == 5);
+  CHECK(h.epochs.back().precision == 8);
+}
+
+TEST_CASE("a precision schedule the samples cannot give is refused, saying why") {
+  const auto train = synthetic(100, 5, 2, 123);
+  Options o = small_job(Arithmetic::Float, 2, 1);
+  o.schedule.bits = {1, 8};
+  {
+    Sgd<L2Svm, Float32, Cpu> sgd(o);
+    CHECK_THROWS_WITH_AS(sgd.fit(train), doctest::Contains("bit planes of quantized levels, not float32"), Error);
+  }
+  {
+    Sgd<L2Svm, Quantized<4>, Cpu> sgd(o);
+    CHECK_THROWS_WITH_AS(sgd.fit(train), doctest::Contains("8 bits, but the samples are packed as 4-bit levels"), Error);
+  }
+  {
+    Sgd<L2Svm, Quantized<8>, Cpu> sgd(o);
+    CHECK_THROWS_WITH_AS(sgd.fit(Sgd<L2Svm, Quantized<8>, Cpu>::pack_for(train, o)),
+                         doctest::Contains("a precision schedule trains on bit planes"), Error);
+    Options shuffled = o;
+    shuffled.order = Order::ShuffleEachEpoch;
+    Sgd<L2Svm, Quantized<8>, Cpu> sgd2(shuffled);
+    CHECK_THROWS_WITH_AS(sgd2.fit(train), doctest::Contains("cannot be shuffled or re-quantized every epoch"), Error);
+  }
+  {
+    Options mm = o;
+    mm.range = data::Range::MinusOneOne;
+    Sgd<L2Svm, Quantized<8>, Cpu> sgd(mm);
+    CHECK_THROWS_WITH_AS(sgd.fit(train), doctest::Contains("1 bit cannot represent features in [-1, 1]"), Error);
+  }
+  {
+    Options bad = o;
+    bad.schedule.bits = {1, 3};
+    CHECK_THROWS_WITH_AS(check(bad), doctest::Contains("3 bits: each epoch's precision is 1, 2, 4 or 8 bits"), Error);
+    bad.schedule.bits.clear();
+    bad.schedule.automatic = true;
+    bad.schedule.rise = 1.5;
+    CHECK_THROWS_WITH_AS(check(bad), doctest::Contains("rise must be in (0, 1), got 1.5"), Error);
+  }
+  {
+    // a bit-plane stream of other levels than the trainer's
+    const auto planes = stream::pack_planes<Quantized<4, Stochastic>>(train);
+    Options none = small_job(Arithmetic::Float, 1, 1);
+    Sgd<L2Svm, Quantized<8, Stochastic>, Cpu> sgd(none);
+    CHECK_THROWS_WITH_AS(sgd.fit(planes), doctest::Contains("its levels are 4-bit, the trainer's precision is q8"),
+                         Error);
+    Sgd<L2Svm, Quantized<4>, Cpu> nearest(none);
+    CHECK_THROWS_WITH_AS(nearest.fit(planes), doctest::Contains("rounded stochastically"), Error);
+  }
+}

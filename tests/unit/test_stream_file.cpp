@@ -26,6 +26,7 @@
 #include "support.hpp"
 #include "zipml/io/binary.hpp"
 #include "zipml/io/stream_file.hpp"
+#include "zipml/io/stream_rows.hpp"
 #include "zipml/zipml.hpp"
 
 using namespace zipml;
@@ -106,6 +107,7 @@ struct Raw {
   std::uint8_t lrange = 0;
   double norm = std::numeric_limits<double>::quiet_NaN();
   std::string source = "raw";
+  std::uint8_t storage = 0, levels = 0; //!< (version 2 on)
   std::vector<Word> words; //!< the data region
   // Overrides of the derived fields (nullopt: the true value).
   std::optional<std::uint64_t> file_size, data_offset, data_bytes;
@@ -144,6 +146,10 @@ Bytes build(const Raw& r) {
   le(b, std::bit_cast<std::uint64_t>(r.norm), 8);
   le(b, r.source.size(), 2);
   b.insert(b.end(), r.source.begin(), r.source.end());
+  if (r.version >= 2) {
+    le(b, r.storage, 1);
+    le(b, r.levels, 1);
+  }
   const std::size_t end = b.size() + 4;
   const std::uint64_t offset = r.data_offset.value_or((end + 4095) / 4096 * 4096);
   const std::uint64_t data = r.words.size() * 8;
@@ -237,6 +243,7 @@ void round_trip(const Case& c, std::uint64_t seed) {
 
   // The bytes are the layout of the header comment, written independently.
   Raw r;
+  r.version = 2;
   r.bits = static_cast<std::uint8_t>(P::bits);
   r.mm = c.minus_one_one;
   r.ds = s.layout.double_sampled;
@@ -532,8 +539,18 @@ TEST_CASE("load errors name the file and the problem") {
     CHECK_FALSE(io::has_stream_magic(p));
     expect(Bytes{'h', 'e', 'l', 'l', 'o'}, {"is not a zipml packed stream file"});
     Raw r = valid_raw();
+    r.version = 3;
+    expect(build(r), {"format version 3 is not supported", "reads versions 1 to 2", "newer zipml"});
     r.version = 2;
-    expect(build(r), {"format version 2 is not supported", "reads version 1", "newer zipml"});
+    r.levels = 1;
+    expect(build(r), {"levels 1 are not supported"});
+    r.levels = 0;
+    r.storage = 2;
+    expect(build(r), {"storage 2 is not 0 (rows) or 1 (bit planes)"});
+    r.storage = 1; // bit planes need the plane layout's size
+    expect(build(r), {"inconsistent sizes", "8 bit planes of d 5"});
+    r.storage = 0;
+    CHECK(load_error(build(r)) == ""); // version 2 of rows: the same file with the two bytes
     r.version = 0;
     expect(build(r), {"format version 0 is not supported"});
   }
@@ -813,4 +830,102 @@ TEST_CASE("saving over a loaded file leaves the loaded words as they were") {
   io::save_stream(p, io::stream_file_info<Float32>(b, {}), b); // a new file renamed over it
   CHECK(l.stream.words.to_vector() == before);
   CHECK(io::load_stream(p).stream.words == b.words);
+}
+
+// ---- bit-plane files ------------------------------------------------------------------------------
+
+TEST_CASE("a bit-plane stream round-trips, maps, and trains as the planes it was saved from") {
+  const std::uint64_t seed = 131;
+  INFO("seed " << seed);
+  TempDir dir;
+  const data::Dataset ds = synthetic(300, 19, 3, seed, false);
+  stream::PackOptions po;
+  po.seed = seed;
+  po.epoch = 2;
+  using P = Quantized<8, Stochastic>;
+  const stream::PlaneStream planes = stream::pack_planes<P>(ds, po);
+  io::StreamFileInfo f = io::stream_file_info<P>(planes, po);
+  f.classes = data::classes(ds);
+  f.source = ds.source;
+  CHECK(f.storage == io::StreamStorage::Planes);
+  CHECK(f.data_bytes() == planes.bytes());
+  const fs::path p = dir.path / "planes.zps";
+  io::save_stream(p, f, planes);
+  const Bytes bytes = read_bytes(p);
+  CHECK(bytes == io::serialize_stream(f, planes));
+  for (const io::Verify v : {io::Verify::Checksum, io::Verify::SizeOnly}) {
+    io::LoadedPlanes l = io::load_planes(p, v);
+    CHECK(l.info == f);
+    CHECK(l.planes.layout == planes.layout);
+    CHECK(l.planes.dither_key == planes.dither_key);
+    CHECK(l.planes.words.is_mapped());
+    CHECK(l.planes.words == planes.words);
+    for (unsigned q : {1u, 2u, 4u, 8u}) CHECK(stream::extract(l.planes, q).words == stream::extract(planes, q).words);
+  }
+  // Training from the file is training from the data set with the same schedule.
+  Options o;
+  o.epochs = 4;
+  o.step = 1.0f / 32;
+  o.seed = seed;
+  o.schedule.bits = {1, 2, 4, 8};
+  Sgd<L2Svm, P, Cpu> direct(o), from_file(o);
+  // (pack_planes above used epoch 2: pack the data set's planes with epoch 0 for this)
+  po.epoch = 0;
+  const fs::path p0 = dir.path / "planes0.zps";
+  io::StreamFileInfo f0 = io::stream_file_info<P>(stream::pack_planes<P>(ds, po), po);
+  f0.classes = f.classes;
+  io::save_stream(p0, f0, stream::pack_planes<P>(ds, po));
+  direct.fit(ds);
+  const History h = from_file.fit(std::move(io::load_planes(p0).planes));
+  CHECK(from_file.linear_model().weights() == direct.linear_model().weights());
+  CHECK(h.epochs.back().precision == 8);
+  // Each loader refuses the other's files, saying which to use.
+  CHECK_THROWS_WITH_AS((void)io::load_stream(p), doctest::Contains("it holds bit planes"), Error);
+  CHECK_THROWS_WITH_AS((void)io::load_stream_rows(p, io::read_stream_head(p), 0, 1), doctest::Contains("it holds bit planes"),
+                       Error);
+  const fs::path rows = dir.path / "rows.zps";
+  const auto s = stream::pack<P>(ds, po);
+  io::save_stream(rows, io::stream_file_info<P>(s, po), s);
+  CHECK_THROWS_WITH_AS((void)io::load_planes(rows), doctest::Contains("q8, d 19, [0, 1] rows, not bit planes"), Error);
+}
+
+TEST_CASE("a bit-plane file: every truncation and single-byte corruption is refused; a forged one names the row") {
+  const std::uint64_t seed = 132;
+  INFO("seed " << seed);
+  const data::Dataset ds = synthetic(21, 11, 2, seed, false);
+  stream::PackOptions po;
+  po.seed = seed;
+  using P = Quantized<2, Nearest>;
+  const auto planes = stream::pack_planes<P>(ds, po);
+  io::StreamFileInfo f = io::stream_file_info<P>(planes, po);
+  f.classes = data::classes(ds);
+  const Bytes good = io::serialize_stream(f, planes);
+  REQUIRE(refusal(good) == "");
+  for (std::size_t n = 0; n < good.size(); n += 7) {
+    const Bytes cut(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+    if (refusal(cut).empty()) FAIL_CHECK("a file cut to " << n << " bytes loaded");
+  }
+  SplitMix64 rng(seed);
+  for (std::size_t at = 0; at < good.size(); at += 3) {
+    Bytes b = good;
+    b[at] ^= static_cast<unsigned char>(1u + rng.below(255));
+    if (refusal(b).empty()) FAIL_CHECK("a file with byte " << at << " changed loaded");
+  }
+  // Forged with a valid data checksum: a bit past feature 10 in row 5's plane 1.
+  const auto info = io::parse_stream(good, "forged.zps");
+  const std::size_t pw = planes.layout.plane_words(), region = planes.layout.region_words(21);
+  auto forge = [&](std::size_t word, Word bits) {
+    Bytes b = good;
+    const std::size_t at = static_cast<std::size_t>(info.data_offset) + word * 8;
+    for (int k = 0; k < 8; ++k) b[at + static_cast<std::size_t>(k)] ^= static_cast<unsigned char>(bits >> (8 * k));
+    const std::uint32_t crc = crc_bitwise(b.data() + info.data_offset, static_cast<std::size_t>(info.data_bytes()));
+    for (int k = 0; k < 4; ++k) b[b.size() - 4 + static_cast<std::size_t>(k)] = static_cast<unsigned char>(crc >> (8 * k));
+    return refusal(b);
+  };
+  CHECK(forge(region + 4 * pw + pw - 1, Word{1} << 11).find("row 5: plane 1: the bits after feature 10 are not zero") !=
+        std::string::npos);
+  CHECK(forge(21 * pw, 1).find("plane 0: the padding after the last row is not zero") != std::string::npos);
+  const std::size_t labels = 2 * region;
+  CHECK(forge(labels + 3, Word{0x7fc00000} << 32).find("row 8: the label ") != std::string::npos);
+  CHECK(forge(labels + 10, Word{1} << 32).find("padding after row 21 is not zero") != std::string::npos);
 }

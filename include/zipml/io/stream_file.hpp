@@ -16,14 +16,15 @@
 // mapped keeps its words); loading validates every header field before it allocates or maps
 // anything it did not check, and refuses with a zipml::Error naming the file and the value.
 //
-// Layout of format version 1 (offsets in bytes; u8/u16/u32/u64 little-endian unsigned, f32
+// Layout of format version 2 (offsets in bytes; u8/u16/u32/u64 little-endian unsigned, f32
 // IEEE binary32 little-endian):
 //
 //    0  8  magic 89 5a 50 53 0d 0a 1a 0a  ("\x89ZPS\r\n\x1a\n")
-//    8  4  u32 format version (1)
+//    8  4  u32 format version (2; version 1 files, which end their header at the source, still load)
 //   12  8  u64 size of the whole file, data checksum included
 //   20  8  u64 data offset O: a multiple of 4096, the first one after the header checksum
-//   28  8  u64 data bytes D = rows x layout.row_words() x 8 = file size - O - 4
+//   28  8  u64 data bytes D = file size - O - 4: rows x layout.row_words() x 8 for rows,
+//          PlaneLayout::total_words(rows) x 8 for bit planes
 //   36  1  u8 bits: 32 (float32), 8, 4, 2 or 1
 //   37  1  u8 minus_one_one (features in [-1, 1]; never with 1 bit)
 //   38  1  u8 double_sampled (two quantized copies per row; never at float32)
@@ -40,6 +41,11 @@
 //          f64 mean squared norm E||x||^2 of the rows as tuning::mean_sq_norm<P> computes it
 //              (what --step auto derives the step from); NaN if unknown
 //          u16 source length + bytes (where the data came from, e.g. the IDX path)
+//          (version 2) u8 storage: 0 rows (the words as the engine receives them), 1 bit planes
+//             (stream/planes.hpp: the B = bits planes of every row, then the labels; quantized
+//             precisions only; with stochastic rounding the levels carry the planes' dither,
+//             recomputed from the seed and epoch)
+//          (version 2) u8 levels: 0 uniform (the ZipML level mapping, precision/quantized.hpp)
 //          u32 CRC-32 of every header byte before it
 //          zero bytes up to O
 //    O  D  the words, u64 little-endian (PackedStream::words)
@@ -48,7 +54,8 @@
 // Checked on load, beyond the header fields: the data region's size and CRC, and in every row
 // what the packer guarantees about the words: the label word holds a finite float32 in bits
 // 31..0 and zeros above, one of the classes (if any); the padding bits after feature d-1 of
-// each copy are zero. (Verify::SizeOnly skips the data CRC and these row checks, so that
+// each copy are zero. Bit planes: every row's label finite (and a class), the bits after
+// feature d-1 of every plane zero, and the regions' padding words zero. (Verify::SizeOnly skips the data CRC and these row checks, so that
 // nothing of the data region is read at load time.)
 #ifndef ZIPML_IO_STREAM_FILE_HPP
 #define ZIPML_IO_STREAM_FILE_HPP
@@ -87,6 +94,7 @@
 #include "zipml/stream/format.hpp"
 #include "zipml/stream/packed.hpp"
 #include "zipml/stream/packer.hpp"
+#include "zipml/stream/planes.hpp"
 #include "zipml/stream/word_store.hpp"
 
 namespace zipml::io {
@@ -102,6 +110,9 @@ enum class StreamRounding : std::uint8_t { None = 0, Nearest = 1, Stochastic = 2
   }
   return "unknown";
 }
+
+//! How the data region holds the rows: as the engine receives them, or as bit planes.
+enum class StreamStorage : std::uint8_t { Rows = 0, Planes = 1 };
 
 //! Everything a packed stream file says about its words.
 struct StreamFileInfo {
@@ -120,11 +131,19 @@ struct StreamFileInfo {
   //! would; NaN if the writer did not know it.
   double mean_sq_norm = std::numeric_limits<double>::quiet_NaN();
   std::string source;             //!< where the data came from (at most 65535 bytes)
+  StreamStorage storage = StreamStorage::Rows; //!< rows (stream::PackedStream) or bit planes (stream::PlaneStream)
   std::uint64_t data_offset = 0;  //!< filled by the reader: where the words start
   std::uint32_t data_crc = 0;     //!< filled by the reader: the stored CRC-32 of the words
 
+  //! The bit-plane layout of a Planes file.
+  [[nodiscard]] stream::PlaneLayout plane_layout() const noexcept {
+    return {layout.bits, layout.dim, layout.minus_one_one, layout.double_sampled, rounding == StreamRounding::Stochastic};
+  }
+  [[nodiscard]] std::uint64_t data_words() const noexcept {
+    return storage == StreamStorage::Planes ? plane_layout().total_words(rows) : rows * layout.row_words();
+  }
   //! Bytes of the data region (of a validated info: no overflow).
-  [[nodiscard]] std::uint64_t data_bytes() const noexcept { return rows * layout.row_words() * sizeof(stream::Word); }
+  [[nodiscard]] std::uint64_t data_bytes() const noexcept { return data_words() * sizeof(stream::Word); }
 
   friend bool operator==(const StreamFileInfo& a, const StreamFileInfo& b) {
     const auto same_scaler = [](const std::optional<data::MinMaxScaler>& x, const std::optional<data::MinMaxScaler>& y) {
@@ -139,12 +158,14 @@ struct StreamFileInfo {
            a.seed == b.seed && a.epoch == b.epoch && a.shuffled == b.shuffled && a.classes == b.classes &&
            same_scaler(a.scaler, b.scaler) && same_labels(a.label_scaler, b.label_scaler) &&
            std::bit_cast<std::uint64_t>(a.mean_sq_norm) == std::bit_cast<std::uint64_t>(b.mean_sq_norm) &&
-           a.source == b.source;
+           a.source == b.source && a.storage == b.storage;
   }
 };
 
-//! The format version this build writes and reads.
-inline constexpr std::uint32_t kStreamFormatVersion = 1;
+//! The format version this build writes (and the newest it reads).
+inline constexpr std::uint32_t kStreamFormatVersion = 2;
+//! The oldest format version this build reads.
+inline constexpr std::uint32_t kStreamOldestVersion = 1;
 //! The first eight bytes of every packed stream file (PNG-style, as the model file's).
 inline constexpr std::array<unsigned char, 8> kStreamMagic = {0x89, 'Z', 'P', 'S', '\r', '\n', 0x1a, '\n'};
 //! The data region starts at a multiple of this.
@@ -187,6 +208,17 @@ template <PrecisionPolicy P>
   return f;
 }
 
+//! The header fields of a bit-plane stream packed by pack_planes<P>(rows, options).
+template <PrecisionPolicy P>
+[[nodiscard]] StreamFileInfo stream_file_info(const stream::PlaneStream& s, const stream::PackOptions& options) {
+  stream::PackedStream shape;
+  shape.layout = s.layout.at(P::bits);
+  shape.rows = s.rows;
+  StreamFileInfo f = stream_file_info<P>(shape, options);
+  f.storage = StreamStorage::Planes;
+  return f;
+}
+
 namespace detail {
 
 // Offsets of the fixed fields (the fuzz target rewrites some of them).
@@ -219,6 +251,9 @@ inline void check_info(const StreamFileInfo& f, const std::string& what) {
   if (l.bits == 1 && l.minus_one_one)
     bad("1-bit precision with features in [-1, 1] (every level would round to 0)");
   if (l.is_float() && l.double_sampled) bad("double sampling at float32 (only quantized rows have two copies)");
+  if (static_cast<std::uint8_t>(f.storage) > 1)
+    bad("storage " + std::to_string(static_cast<unsigned>(f.storage)) + " is not 0 (rows) or 1 (bit planes)");
+  if (f.storage == StreamStorage::Planes && l.is_float()) bad("bit planes of float32 (bit planes hold quantized levels)");
   if (l.dim == 0 || l.dim > kStreamMaxDim)
     bad("dimension d = " + std::to_string(l.dim) + " is outside 1.." + std::to_string(kStreamMaxDim));
   if (f.rows == 0) bad("0 rows: a packed stream has at least one");
@@ -299,6 +334,43 @@ void check_rows(const StreamFileInfo& f, const WordAt& word_at, std::uint64_t fi
   }
 }
 
+//! What pack_planes guarantees of a bit-plane data region (see the file comment); word_at(k) is
+//! word k of it. Throws Error naming `what` and the row.
+template <class WordAt>
+void check_plane_words(const StreamFileInfo& f, const WordAt& word_at, const std::string& what) {
+  const stream::PlaneLayout l = f.plane_layout();
+  const std::uint64_t pw = l.plane_words(), region = l.region_words(f.rows), rows = f.rows;
+  const unsigned used = l.dim % 64;
+  const stream::Word pad = used == 0 ? 0 : ~stream::Word{0} << used;
+  for (std::uint64_t r = 0; r < l.regions(); ++r) {
+    const std::string plane = "plane " + std::to_string(r / l.copies()) +
+                              (l.copies() > 1 ? " of copy " + std::to_string(r % l.copies()) : std::string());
+    for (std::uint64_t i = 0; i < rows; ++i) {
+      const stream::Word w = word_at(r * region + i * pw + pw - 1);
+      if ((w & pad) != 0)
+        throw Error(what + ": row " + std::to_string(i + 1) + ": " + plane + ": the bits after feature " +
+                    std::to_string(l.dim - 1) + " are not zero (word " + hex64(w) + ")");
+    }
+    for (std::uint64_t k = rows * pw; k < region; ++k)
+      if (word_at(r * region + k) != 0)
+        throw Error(what + ": " + plane + ": the padding after the last row is not zero (word " + std::to_string(k) + ")");
+  }
+  const std::uint64_t labels = l.regions() * region;
+  for (std::uint64_t i = 0; i < rows; ++i) {
+    const float y = std::bit_cast<float>(static_cast<std::uint32_t>(word_at(labels + i / 2) >> (32 * (i % 2))));
+    auto bad = [&](const std::string& msg) { throw Error(what + ": row " + std::to_string(i + 1) + ": " + msg); };
+    if (!std::isfinite(y)) bad("the label " + data::detail::format_value(y) + " is not finite");
+    if (!f.classes.empty() && !std::binary_search(f.classes.begin(), f.classes.end(), y))
+      bad("the label " + data::detail::format_value(y) + " is not one of the " + std::to_string(f.classes.size()) +
+          " classes");
+  }
+  if (rows % 2 == 1 && (word_at(labels + rows / 2) >> 32) != 0)
+    throw Error(what + ": the label region's padding after row " + std::to_string(rows) + " is not zero");
+  for (std::uint64_t k = (rows + 1) / 2; k < l.label_words(rows); ++k)
+    if (word_at(labels + k) != 0)
+      throw Error(what + ": the label region's padding is not zero (word " + std::to_string(k) + ")");
+}
+
 //! The header bytes for `f` (checked), its checksum and the zero padding up to the data offset.
 inline std::vector<unsigned char> stream_header(const StreamFileInfo& f) {
   Writer out;
@@ -335,6 +407,8 @@ inline std::vector<unsigned char> stream_header(const StreamFileInfo& f) {
   }
   out.f64(f.mean_sq_norm);
   out.str16(f.source);
+  out.u8(static_cast<std::uint8_t>(f.storage));
+  out.u8(0); // levels: uniform
   const std::uint64_t end = out.size() + kStreamChecksumBytes;
   const std::uint64_t offset = (end + kStreamAlignment - 1) / kStreamAlignment * kStreamAlignment;
   out.put_u64_at(kStreamOffFileSize, offset + f.data_bytes() + kStreamChecksumBytes);
@@ -344,21 +418,21 @@ inline std::vector<unsigned char> stream_header(const StreamFileInfo& f) {
   return std::move(out.bytes());
 }
 
-//! Calls emit(bytes) for the data region of `s` in order, in pieces of about 1 MiB, as the
+//! Calls emit(bytes) for the data region `words` in order, in pieces of about 1 MiB, as the
 //! file holds it (little-endian words).
 template <class Emit>
-void for_each_data_piece(const stream::PackedStream& s, Emit&& emit) {
+void for_each_data_piece(const stream::WordStore& words, Emit&& emit) {
   constexpr std::size_t kPieceWords = std::size_t{1} << 17;
-  const std::size_t n = s.words.size();
+  const std::size_t n = words.size();
   [[maybe_unused]] std::vector<unsigned char> buf;
   for (std::size_t at = 0; at < n; at += kPieceWords) {
     const std::size_t k = std::min(kPieceWords, n - at);
     if constexpr (std::endian::native == std::endian::little) {
-      emit(std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(s.words.data() + at), k * 8));
+      emit(std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(words.data() + at), k * 8));
     } else {
       buf.resize(k * 8);
       for (std::size_t i = 0; i < k; ++i)
-        for (int b = 0; b < 8; ++b) buf[i * 8 + static_cast<std::size_t>(b)] = static_cast<unsigned char>(s.words[at + i] >> (8 * b));
+        for (int b = 0; b < 8; ++b) buf[i * 8 + static_cast<std::size_t>(b)] = static_cast<unsigned char>(words[at + i] >> (8 * b));
       emit(std::span<const unsigned char>(buf));
     }
   }
@@ -367,6 +441,8 @@ void for_each_data_piece(const stream::PackedStream& s, Emit&& emit) {
 //! What save_stream and serialize_stream check before writing anything.
 inline void check_for_save(const StreamFileInfo& f, const stream::PackedStream& s, const std::string& what) {
   check_info(f, what);
+  if (f.storage != StreamStorage::Rows)
+    throw Error(what + ": the header says bit planes, the stream holds rows");
   if (!(f.layout == s.layout))
     throw Error(what + ": the header's layout (" + layout_text(f.layout) + ") is not the stream's (" +
                 layout_text(s.layout) + ")");
@@ -378,6 +454,24 @@ inline void check_for_save(const StreamFileInfo& f, const stream::PackedStream& 
                 std::to_string(f.rows * s.layout.row_words()));
   const stream::WordStore& w = s.words;
   check_rows(f, [&](std::uint64_t k) { return w[static_cast<std::size_t>(k)]; }, 0, f.rows, what);
+}
+
+//! The same for a bit-plane stream.
+inline void check_for_save(const StreamFileInfo& f, const stream::PlaneStream& s, const std::string& what) {
+  check_info(f, what);
+  if (f.storage != StreamStorage::Planes)
+    throw Error(what + ": the header says rows, the stream holds bit planes");
+  if (!(f.plane_layout() == s.layout) || f.rows != s.rows)
+    throw Error(what + ": the header's layout (" + layout_text(f.layout) + ", " + std::to_string(f.rows) +
+                " rows) is not the bit-plane stream's (" + layout_text(s.layout.at(s.layout.planes)) + ", " +
+                std::to_string(s.rows) + " rows, " + (s.layout.dithered ? "stochastic" : "nearest") + ")");
+  if (s.first_row != 0 || s.dither_key != stream::planes::key(f.seed, f.epoch))
+    throw Error(what + ": the bit-plane stream's dither is not the one of the header's seed and epoch");
+  if (s.words.size() != s.layout.total_words(s.rows))
+    throw Error(what + ": the bit-plane stream has " + std::to_string(s.words.size()) + " words, its layout needs " +
+                std::to_string(s.layout.total_words(s.rows)));
+  const stream::WordStore& w = s.words;
+  check_plane_words(f, [&](std::uint64_t k) { return w[static_cast<std::size_t>(k)]; }, what);
 }
 
 //! A regular file opened for reading (closed when it goes), and its size; Error starting with
@@ -449,9 +543,10 @@ inline std::span<const unsigned char> data_region(const StreamFileInfo& f, std::
   Reader in(bytes, name, kStreamKind);
   for (std::size_t i = 0; i < kStreamMagic.size(); ++i) (void)in.u8();
   const std::uint32_t version = in.u32();
-  if (version != kStreamFormatVersion)
+  if (version < kStreamOldestVersion || version > kStreamFormatVersion)
     throw Error(q + ": packed stream file format version " + std::to_string(version) +
-                " is not supported; this build of zipml reads version " + std::to_string(kStreamFormatVersion) +
+                " is not supported; this build of zipml reads versions " + std::to_string(kStreamOldestVersion) +
+                " to " + std::to_string(kStreamFormatVersion) +
                 (version > kStreamFormatVersion ? " (the file was written by a newer zipml)" : ""));
   need(kStreamMinHeader);
   auto corrupt = [&](const std::string& what) -> Error { return Error(q + ": corrupt packed stream file: " + what); };
@@ -510,6 +605,11 @@ inline std::span<const unsigned char> data_region(const StreamFileInfo& f, std::
   }
   f.mean_sq_norm = h.f64();
   f.source = h.str16();
+  std::uint8_t storage = 0, levels = 0;
+  if (version >= 2) {
+    storage = h.u8();
+    levels = h.u8();
+  }
   const std::size_t crc_at = h.offset();
   const std::uint32_t stored = h.u32(), computed = crc32_of(bytes.first(crc_at));
   if (stored != computed)
@@ -537,6 +637,11 @@ inline std::span<const unsigned char> data_region(const StreamFileInfo& f, std::
   f.rounding = static_cast<StreamRounding>(rounding);
   f.engine_range = flag(engine_range, "engine_range");
   f.shuffled = flag(order, "order");
+  if (storage > 1) throw corrupt("storage " + std::to_string(storage) + " is not 0 (rows) or 1 (bit planes)");
+  f.storage = static_cast<StreamStorage>(storage);
+  if (levels != 0)
+    throw Error(q + ": levels " + std::to_string(levels) + " are not supported by this build of zipml (it reads 0, "
+                "uniform levels)");
   if (has_scaler) {
     if (srange > 1) throw corrupt("feature scaler range " + std::to_string(srange) + " is not 0..1");
     if (saxis > 1) throw corrupt("feature scaler axis " + std::to_string(saxis) + " is not 0 (rows) or 1 (columns)");
@@ -554,11 +659,17 @@ inline std::span<const unsigned char> data_region(const StreamFileInfo& f, std::
     f.label_scaler = ls;
   }
   check_info(f, q);
-  const std::optional<std::uint64_t> want = mul_add(f.rows, f.layout.row_words() * sizeof(stream::Word), 0);
+  // (rows < 2^32 and d <= 2^20: the plane layout's words fit in 64 bits)
+  const std::optional<std::uint64_t> want =
+      f.storage == StreamStorage::Planes ? std::optional<std::uint64_t>(f.data_bytes())
+                                         : mul_add(f.rows, f.layout.row_words() * sizeof(stream::Word), 0);
+  const std::string shape = f.storage == StreamStorage::Planes
+                                ? std::to_string(f.layout.bits) + " bit planes of d " + std::to_string(f.layout.dim)
+                                : std::to_string(f.layout.row_words()) + " words (" + layout_text(f.layout) + ")";
   if (!want || *want != data_bytes)
-    throw Error(q + ": inconsistent sizes: " + std::to_string(f.rows) + " rows of " + std::to_string(f.layout.row_words()) +
-                " words (" + layout_text(f.layout) + ") need " + (want ? std::to_string(*want) : "more than 2^64") +
-                " bytes of data, the file has " + std::to_string(data_bytes));
+    throw Error(q + ": inconsistent sizes: " + std::to_string(f.rows) + " rows of " + shape + " need " +
+                (want ? std::to_string(*want) : "more than 2^64") + " bytes of data, the file has " +
+                std::to_string(data_bytes));
   f.data_offset = offset;
   return f;
 }
@@ -578,6 +689,14 @@ inline void check_stream_data(StreamFileInfo& f, std::span<const unsigned char> 
   if (verify == Verify::SizeOnly) return;
   const unsigned char* words = file.data() + f.data_offset;
   const auto word_at = [words](std::uint64_t k) { return load_le64(words + k * sizeof(stream::Word)); };
+  if (f.storage == StreamStorage::Planes) {
+    const std::uint32_t crc = crc32_of(std::span<const unsigned char>(words, static_cast<std::size_t>(data)));
+    if (crc != f.data_crc)
+      throw Error(q + " is corrupt: data checksum mismatch (stored " + hex32(f.data_crc) + ", computed " + hex32(crc) +
+                  " over the " + std::to_string(data) + " data bytes at offset " + std::to_string(f.data_offset) + ")");
+    check_plane_words(f, word_at, q);
+    return;
+  }
   const std::uint64_t row_bytes = f.layout.row_words() * sizeof(stream::Word);
   const std::uint64_t per_piece = std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / row_bytes);
   std::uint32_t crc = 0;
@@ -608,13 +727,15 @@ inline void check_stream_data(StreamFileInfo& f, std::span<const unsigned char> 
 }
 
 //! The bytes save_stream writes for `s` with header `f` (checked first, as save_stream does).
-[[nodiscard]] inline std::vector<unsigned char> serialize_stream(const StreamFileInfo& f, const stream::PackedStream& s,
-                                                                 const std::string& what = "packed stream") {
+template <class Stream> // stream::PackedStream or stream::PlaneStream
+  requires std::same_as<Stream, stream::PackedStream> || std::same_as<Stream, stream::PlaneStream>
+[[nodiscard]] std::vector<unsigned char> serialize_stream(const StreamFileInfo& f, const Stream& s,
+                                                          const std::string& what = "packed stream") {
   detail::check_for_save(f, s, what);
   std::vector<unsigned char> out = detail::stream_header(f);
   out.reserve(out.size() + static_cast<std::size_t>(f.data_bytes()) + detail::kStreamChecksumBytes);
   std::uint32_t crc = 0;
-  detail::for_each_data_piece(s, [&](std::span<const unsigned char> b) {
+  detail::for_each_data_piece(s.words, [&](std::span<const unsigned char> b) {
     crc = detail::crc32_of(b, crc);
     out.insert(out.end(), b.begin(), b.end());
   });
@@ -626,14 +747,17 @@ inline void check_stream_data(StreamFileInfo& f, std::span<const unsigned char> 
 //! file that saves always loads; f.layout and f.rows must be the stream's), then written to
 //! `path + ".tmp-<pid>-<n>"` piece by piece, fsynced and renamed over `path`. On any failure the
 //! temporary is removed, an existing `path` is left as it was, and Error says why.
-inline void save_stream(const std::filesystem::path& path, const StreamFileInfo& f, const stream::PackedStream& s) {
+//! A bit-plane stream saves the same way, with f.storage Planes (stream_file_info of it).
+template <class Stream> // stream::PackedStream or stream::PlaneStream
+  requires std::same_as<Stream, stream::PackedStream> || std::same_as<Stream, stream::PlaneStream>
+void save_stream(const std::filesystem::path& path, const StreamFileInfo& f, const Stream& s) {
   const std::string what = "cannot save the packed stream to '" + path.string() + "'";
   detail::check_for_save(f, s, what);
   const std::vector<unsigned char> header = detail::stream_header(f);
   AtomicFile file(path, what, header.size() + f.data_bytes() + detail::kStreamChecksumBytes);
   file.write(header);
   std::uint32_t crc = 0;
-  detail::for_each_data_piece(s, [&](std::span<const unsigned char> b) {
+  detail::for_each_data_piece(s.words, [&](std::span<const unsigned char> b) {
     crc = detail::crc32_of(b, crc);
     file.write(b);
   });
@@ -643,17 +767,17 @@ inline void save_stream(const std::filesystem::path& path, const StreamFileInfo&
   file.commit();
 }
 
-//! Loads a file saved by save_stream: maps it read-only (MAP_PRIVATE, so writes into the
-//! stream's words are private copies and never reach the file), validates the header, the
-//! sizes (data = rows x row words x 8) and, with Verify::Checksum, the data CRC and the rows.
-//! The stream's words view the mapping (WordStore::is_mapped), which they keep alive; on a
-//! big-endian machine they are copied instead. Do not truncate or rewrite the file in place
-//! while it is loaded (save_stream never does: it renames a new file over it). Throws Error
-//! naming `path` for a missing or unreadable file and everything parse_stream refuses.
-[[nodiscard]] inline LoadedStream load_stream(const std::filesystem::path& path, Verify verify = Verify::Checksum) {
+namespace detail {
+
+//! A packed stream file mapped and validated (load_stream's work): its header and its words.
+struct MappedStream {
+  StreamFileInfo info;
+  stream::WordStore words;
+};
+
+[[nodiscard]] inline MappedStream map_stream(const std::filesystem::path& path, Verify verify, const std::string& cannot) {
   const std::string name = path.string();
-  const std::string cannot = "cannot load the packed stream '" + name + "'";
-  const detail::OpenFile opened(path, cannot);
+  const OpenFile opened(path, cannot);
   const int fd = opened.fd;
   const std::uint64_t size = opened.size;
   if (size < kStreamMinHeader) { // too small to map usefully (or empty): the same messages from a read
@@ -680,21 +804,67 @@ inline void save_stream(const std::filesystem::path& path, const StreamFileInfo&
   (void)::madvise(base, static_cast<std::size_t>(size), MADV_SEQUENTIAL);
   (void)::madvise(base, static_cast<std::size_t>(size), MADV_WILLNEED);
   const std::span<const unsigned char> file(static_cast<const unsigned char*>(base), static_cast<std::size_t>(size));
-  LoadedStream out;
+  MappedStream out;
   out.info = parse_stream(file, name, verify);
-  out.stream.layout = out.info.layout;
-  out.stream.rows = static_cast<std::size_t>(out.info.rows);
-  const auto count = static_cast<std::size_t>(out.info.data_bytes() / sizeof(stream::Word));
+  const auto count = static_cast<std::size_t>(out.info.data_words());
   if constexpr (std::endian::native == std::endian::little) {
     // Page-aligned base + a multiple of 4096: the words are aligned.
     auto* words = reinterpret_cast<stream::Word*>(static_cast<unsigned char*>(base) + out.info.data_offset);
-    out.stream.words = stream::WordStore::mapped(std::move(region), words, count);
+    out.words = stream::WordStore::mapped(std::move(region), words, count);
   } else {
     std::vector<stream::Word> words(count);
     const unsigned char* p = file.data() + out.info.data_offset;
-    for (std::size_t i = 0; i < count; ++i) words[i] = detail::load_le64(p + i * sizeof(stream::Word));
-    out.stream.words = std::move(words);
+    for (std::size_t i = 0; i < count; ++i) words[i] = load_le64(p + i * sizeof(stream::Word));
+    out.words = std::move(words);
   }
+  return out;
+}
+
+} // namespace detail
+
+//! Loads a file saved by save_stream: maps it read-only (MAP_PRIVATE, so writes into the
+//! stream's words are private copies and never reach the file), validates the header, the
+//! sizes (data = rows x row words x 8) and, with Verify::Checksum, the data CRC and the rows.
+//! The stream's words view the mapping (WordStore::is_mapped), which they keep alive; on a
+//! big-endian machine they are copied instead. Do not truncate or rewrite the file in place
+//! while it is loaded (save_stream never does: it renames a new file over it). Throws Error
+//! naming `path` for a missing or unreadable file, everything parse_stream refuses, and a
+//! bit-plane file (load_planes loads those).
+[[nodiscard]] inline LoadedStream load_stream(const std::filesystem::path& path, Verify verify = Verify::Checksum) {
+  const std::string cannot = "cannot load the packed stream '" + path.string() + "'";
+  detail::MappedStream m = detail::map_stream(path, verify, cannot);
+  if (m.info.storage == StreamStorage::Planes)
+    throw Error(cannot + ": it holds bit planes (a precision schedule's samples), not rows: load it with "
+                "io::load_planes (zipml-train reads it with --precision-schedule)");
+  LoadedStream out;
+  out.info = std::move(m.info);
+  out.stream.layout = out.info.layout;
+  out.stream.rows = static_cast<std::size_t>(out.info.rows);
+  out.stream.words = std::move(m.words);
+  return out;
+}
+
+//! A loaded bit-plane file: its header and the planes, whose words view the file's mapping.
+struct LoadedPlanes {
+  StreamFileInfo info;
+  stream::PlaneStream planes;
+};
+
+//! Loads a bit-plane file saved by save_stream(path, info, PlaneStream) as load_stream does
+//! (mapped, validated, the same errors); a file of rows is refused, saying so.
+[[nodiscard]] inline LoadedPlanes load_planes(const std::filesystem::path& path, Verify verify = Verify::Checksum) {
+  const std::string cannot = "cannot load the bit-plane stream '" + path.string() + "'";
+  detail::MappedStream m = detail::map_stream(path, verify, cannot);
+  if (m.info.storage != StreamStorage::Planes)
+    throw Error(cannot + ": it holds " + detail::layout_text(m.info.layout) +
+                " rows, not bit planes: load it with io::load_stream (a precision schedule needs a file saved from "
+                "bit planes: zipml-train --save-stream with --precision-schedule)");
+  LoadedPlanes out;
+  out.info = std::move(m.info);
+  out.planes.layout = out.info.plane_layout();
+  out.planes.rows = static_cast<std::size_t>(out.info.rows);
+  out.planes.dither_key = stream::planes::key(out.info.seed, out.info.epoch);
+  out.planes.words = std::move(m.words);
   return out;
 }
 

@@ -99,6 +99,9 @@ inline void pread_all(int fd, unsigned char* out, std::size_t n, std::uint64_t a
   const std::string name = path.string();
   const std::string cannot = "cannot load the packed stream '" + name + "'";
   const StreamFileInfo& f = head.info;
+  if (f.storage == StreamStorage::Planes)
+    throw Error(cannot + ": it holds bit planes, and ranks load their shares of a file of rows only (not built "
+                "for bit planes yet): train the schedule in one process, or give each rank the data set");
   if (first > last || last > f.rows)
     throw Error(cannot + ": rows " + std::to_string(first) + ".." + std::to_string(last) + " asked of a file of " +
                 std::to_string(f.rows) + " rows");
