@@ -134,6 +134,19 @@ void stream_file_seed(const std::string& name, data::Dataset ds, bool minus_one_
   put("stream_file", name, io::serialize_stream(f, ps));
 }
 
+//! A bit-plane stream file (storage 1) of `ds` packed with P as bit planes.
+template <class P>
+void stream_file_planes_seed(const std::string& name, const data::Dataset& ds) {
+  stream::PackOptions o;
+  o.seed = 7;
+  o.threads = 1;
+  const auto planes = stream::pack_planes<P>(ds, o);
+  io::StreamFileInfo f = io::stream_file_info<P>(planes, o);
+  f.classes = data::classes(ds);
+  f.source = ds.source;
+  put("stream_file", name, io::serialize_stream(f, planes));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -179,6 +192,8 @@ int main(int argc, char** argv) {
   stream_file_seed<Float32>("float32-regression-rows", small(3, 5, 0, 7, false), false, false, false, 1);
   stream_file_seed<Quantized<2, Stochastic>>("q2-minus-one-one-double", small(3, 9, 2, 8, true), true, true, true, 0);
   stream_file_seed<Quantized<1>>("q1-classes", small(5, 70, 2, 9, false), false, false, true, 0);
+  // (the four above are format version 1 files, kept as they were: version 1 still loads)
+  stream_file_planes_seed<Quantized<2, Stochastic>>("q2-planes-v2", small(3, 9, 2, 10, false));
 
   // Saved models: a classifier with a column scaler, a regression with both scalers, a binary
   // logistic model.
