@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # zipml-train --plot draws the precision-convergence trade-off with gnuplot: an SVG and a PNG
 # for a classifier (loss and test accuracy) and an SVG for a regression (loss and RMSE), each
-# a real picture of the right kind; no temporary files are left behind. Skipped (exit 77)
+# a real picture of the right kind, and a precision schedule's points labelled with their bits; no temporary files are left behind. Skipped (exit 77)
 # when gnuplot is not installed. Suite `unit`.
 # Usage: test_plot.sh ZIPML_TRAIN
 set -uo pipefail
@@ -34,6 +34,12 @@ make_libsvm "$tmp/reg.libsvm" 1000 3 regression
 expect regression-svg 0 "plot written" -- "$train" --train "$tmp/reg.libsvm" --model least-squares \
   --scale columns --scale-labels 0..1 --step 0.01 --epochs 4 --precision float32,q8 --plot "$tmp/r.svg"
 check regression-metric grep -q 'training rmse' "$tmp/r.svg"
+
+# a precision schedule: each point labelled with its bits
+expect schedule-svg 0 "plot written" -- "$train" --train "$tmp/train.libsvm" --test "$tmp/test.libsvm" --scale columns \
+  --step 0.01 --epochs 5 --rounding stochastic --precision-schedule 1,2,4,8 --plot "$tmp/s.svg"
+check schedule-labels grep -q '>2 bit<' "$tmp/s.svg"
+check schedule-labels-8 grep -q '>8 bit<' "$tmp/s.svg"
 
 check no-temporaries [ -z "$(ls -A "$tmp/tmpdir")" ] && [ -z "$(find "$tmp" -name '*.tmp-*')" ]
 finish
