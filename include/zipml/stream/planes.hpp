@@ -187,20 +187,20 @@ inline void scatter_planes(const std::uint8_t* v, const PlaneLayout& l, std::siz
 //! j = the top n bits of feature j's stored word; 64 * plane_words bytes.
 inline void top_planes(const PlaneStream& s, std::size_t i, std::size_t copy, unsigned n, std::uint8_t* out) noexcept {
   const std::size_t pw = s.layout.plane_words();
-  std::memset(out, 0, 64 * pw);
-  for (unsigned p = 0; p < n; ++p) {
-    const Word* w = s.plane(p, copy) + i * pw;
-    for (std::size_t k = 0; k < pw; ++k) {
-      if constexpr (std::endian::native == std::endian::little) {
-        for (unsigned c = 0; c < 8; ++c) {
-          std::uint64_t acc; // 8 features' levels, one per byte: < 2^8, so no byte overflows
-          std::memcpy(&acc, out + 64 * k + 8 * c, sizeof acc);
-          acc = (acc << 1) | kSpread.entry[(w[k] >> (8 * c)) & 0xffu];
-          std::memcpy(out + 64 * k + 8 * c, &acc, sizeof acc);
-        }
-      } else {
-        for (unsigned m = 0; m < 64; ++m)
-          out[64 * k + m] = static_cast<std::uint8_t>((out[64 * k + m] << 1) | ((w[k] >> m) & 1u));
+  std::array<const Word*, 8> plane{};
+  for (unsigned p = 0; p < n; ++p) plane[p] = s.plane(p, copy) + i * pw;
+  for (std::size_t k = 0; k < pw; ++k) {
+    if constexpr (std::endian::native == std::endian::little) {
+      for (unsigned c = 0; c < 8; ++c) {
+        std::uint64_t acc = 0; // 8 features' levels, one per byte: < 2^8, so no byte overflows
+        for (unsigned p = 0; p < n; ++p) acc = (acc << 1) | kSpread.entry[(plane[p][k] >> (8 * c)) & 0xffu];
+        std::memcpy(out + 64 * k + 8 * c, &acc, sizeof acc);
+      }
+    } else {
+      for (unsigned m = 0; m < 64; ++m) {
+        unsigned v = 0;
+        for (unsigned p = 0; p < n; ++p) v = (v << 1) | static_cast<unsigned>((plane[p][k] >> m) & 1u);
+        out[64 * k + m] = static_cast<std::uint8_t>(v);
       }
     }
   }
@@ -234,9 +234,19 @@ inline void row_patterns(const PlaneStream& s, std::size_t i, std::size_t copy, 
   if (l.dithered) {
     detail::top_planes(s, i, copy, q, out); // (v >> s) as a Q-bit pattern
     if (l.planes > 1) {
+      // dither() inlined with its constants hoisted, so that the loop vectorizes (32-bit lanes)
       const std::uint32_t rk = row_key(s.dither_key, s.first_row + i, copy);
-      for (std::size_t j = 0; j < d; ++j) {
-        const std::int32_t w = dither(rk, static_cast<std::uint32_t>(j), l.planes, l.minus_one_one) >> shift;
+      const unsigned top = 33 - l.planes;
+      const std::int32_t centre = l.minus_one_one ? std::int32_t{1} << (l.planes - 2) : 0;
+      const auto d32 = static_cast<std::uint32_t>(d);
+      for (std::uint32_t j = 0; j < d32; ++j) {
+        std::uint32_t x = rk + j * 0x9e3779b9u;
+        x ^= x >> 16;
+        x *= 0x7feb352du;
+        x ^= x >> 15;
+        x *= 0x846ca68bu;
+        x ^= x >> 16;
+        const std::int32_t w = (static_cast<std::int32_t>(x >> top) - centre) >> shift;
         out[j] = static_cast<std::uint8_t>((out[j] - static_cast<std::uint8_t>(w)) & mask); // mod 2^Q: in range
       }
     }
