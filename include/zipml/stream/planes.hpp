@@ -129,13 +129,15 @@ namespace planes {
 //! row_key + j * golden, uniform on [0, 2^(B-1)), or centred on [-2^(B-2), 2^(B-2)) in
 //! [-1, 1] mode so that v = L + W stays within B bits. 32-bit multiplies: the extraction
 //! computes one per feature, vectorized.
-[[nodiscard]] constexpr std::int32_t dither(std::uint32_t row_key, std::uint32_t j, unsigned b, bool mm) noexcept {
-  std::uint32_t x = row_key + j * 0x9e3779b9u;
+[[nodiscard]] constexpr std::uint32_t hash32(std::uint32_t x) noexcept {
   x ^= x >> 16;
   x *= 0x7feb352du;
   x ^= x >> 15;
   x *= 0x846ca68bu;
-  x ^= x >> 16;
+  return x ^ (x >> 16);
+}
+[[nodiscard]] constexpr std::int32_t dither(std::uint32_t row_key, std::uint32_t j, unsigned b, bool mm) noexcept {
+  const std::uint32_t x = hash32(row_key + j * 0x9e3779b9u);
   if (b == 1) return 0; // one plane: nothing below it to round from
   const auto w = static_cast<std::int32_t>(x >> (33 - b));
   return mm ? w - (std::int32_t{1} << (b - 2)) : w;
@@ -234,18 +236,13 @@ inline void row_patterns(const PlaneStream& s, std::size_t i, std::size_t copy, 
   if (l.dithered) {
     detail::top_planes(s, i, copy, q, out); // (v >> s) as a Q-bit pattern
     if (l.planes > 1) {
-      // dither() inlined with its constants hoisted, so that the loop vectorizes (32-bit lanes)
+      // dither() with its constants hoisted, so that the loop vectorizes (32-bit lanes)
       const std::uint32_t rk = row_key(s.dither_key, s.first_row + i, copy);
       const unsigned top = 33 - l.planes;
       const std::int32_t centre = l.minus_one_one ? std::int32_t{1} << (l.planes - 2) : 0;
       const auto d32 = static_cast<std::uint32_t>(d);
       for (std::uint32_t j = 0; j < d32; ++j) {
-        std::uint32_t x = rk + j * 0x9e3779b9u;
-        x ^= x >> 16;
-        x *= 0x7feb352du;
-        x ^= x >> 15;
-        x *= 0x846ca68bu;
-        x ^= x >> 16;
+        const std::uint32_t x = hash32(rk + j * 0x9e3779b9u);
         const std::int32_t w = (static_cast<std::int32_t>(x >> top) - centre) >> shift;
         out[j] = static_cast<std::uint8_t>((out[j] - static_cast<std::uint8_t>(w)) & mask); // mod 2^Q: in range
       }
